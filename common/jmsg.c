@@ -1,0 +1,259 @@
+/* jmsg: Jupyter wire messages; see jmsg.h. */
+#include "common/jmsg.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <uuid/uuid.h>
+
+#define MAX_SESSION_LEN 256
+
+const char *jmsg_error_str(enum jmsg_error e)
+{
+    switch (e) {
+    case JMSG_OK: return "ok";
+    case JMSG_NO_DELIMITER: return "no <IDS|MSG> delimiter";
+    case JMSG_TRUNCATED: return "truncated multipart (fewer than 5 frames after the delimiter)";
+    case JMSG_TOO_MANY_FRAMES: return "too many frames";
+    case JMSG_BAD_SIGNATURE: return "bad signature";
+    case JMSG_REPLAYED: return "replayed signature";
+    case JMSG_BAD_JSON: return "a JSON part is not a valid object";
+    case JMSG_BAD_HEADER: return "header lacks a string msg_id, msg_type or session, or has a field of the wrong type";
+    }
+    return "unknown error";
+}
+
+static int push_frame(struct jmsg *m, zmq_msg_t *frame)
+{
+    if (m->nframes == JMSG_MAX_FRAMES) {
+        m->too_many_frames = true;
+        zmq_msg_close(frame);
+        return 0;
+    }
+    if (m->nframes == m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 8;
+        zmq_msg_t *frames = realloc(m->frames, cap * sizeof *frames);
+        if (!frames) {
+            zmq_msg_close(frame);
+            return -1;
+        }
+        m->frames = frames;
+        m->cap = cap;
+    }
+    m->frames[m->nframes++] = *frame; /* ownership moves into the array */
+    return 0;
+}
+
+int jmsg_recv(void *socket, struct jmsg *m)
+{
+    memset(m, 0, sizeof *m);
+    int more = 1, flags = ZMQ_DONTWAIT;
+    while (more) {
+        zmq_msg_t frame;
+        zmq_msg_init(&frame);
+        if (zmq_msg_recv(&frame, socket, flags) < 0) {
+            int err = errno;
+            zmq_msg_close(&frame);
+            if (err == EAGAIN && m->nframes == 0 && flags == ZMQ_DONTWAIT)
+                return 0;
+            jmsg_close(m);
+            errno = err;
+            return -1;
+        }
+        more = zmq_msg_more(&frame);
+        flags = 0; /* the rest of a multipart message is already here */
+        if (push_frame(m, &frame) < 0) {
+            jmsg_close(m);
+            errno = ENOMEM;
+            return -1;
+        }
+    }
+    return 1;
+}
+
+static bool string_field(json_t *obj, const char *key, bool required, const char **out)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v)
+        return !required;
+    if (!json_is_string(v))
+        return false;
+    if (out)
+        *out = json_string_value(v);
+    return true;
+}
+
+static json_t *parse_object(struct span s, size_t flags)
+{
+    json_t *j = json_loadb(s.data, s.len, flags, NULL);
+    if (j && !json_is_object(j)) {
+        json_decref(j);
+        return NULL;
+    }
+    return j;
+}
+
+static enum jmsg_error check_header(struct jmsg *m)
+{
+    json_t *h = m->header;
+    if (!string_field(h, "msg_id", true, &m->msg_id) ||
+        !string_field(h, "msg_type", true, &m->msg_type) ||
+        !string_field(h, "session", true, &m->session) || !string_field(h, "username", false, NULL) ||
+        !string_field(h, "version", false, NULL) || !string_field(h, "date", false, NULL))
+        return JMSG_BAD_HEADER;
+    if (!jmsg_valid_type(span_str(m->msg_type)) || strlen(m->session) > MAX_SESSION_LEN)
+        return JMSG_BAD_HEADER;
+    return JMSG_OK;
+}
+
+enum jmsg_error jmsg_parse(struct jmsg *m, struct signer *signer, struct replay_guard *guard)
+{
+    if (m->too_many_frames)
+        return JMSG_TOO_MANY_FRAMES;
+    size_t d = 0;
+    while (d < m->nframes) {
+        struct span f = jmsg_frame(m, d);
+        if (f.len == sizeof JMSG_DELIMITER - 1 && memcmp(f.data, JMSG_DELIMITER, f.len) == 0)
+            break;
+        d++;
+    }
+    if (d == m->nframes)
+        return JMSG_NO_DELIMITER;
+    if (m->nframes - d - 1 < 5)
+        return JMSG_TRUNCATED;
+    m->nidents = d;
+    m->sig = d + 1;
+    m->nbuffers = m->nframes - m->sig - 5;
+
+    if (signer_enabled(signer)) {
+        struct span parts[4];
+        unsigned char digest[AUTH_DIGEST_LEN];
+        for (int i = 0; i < 4; i++)
+            parts[i] = jmsg_frame(m, m->sig + 1 + (size_t)i);
+        if (!signer_verify(signer, jmsg_frame(m, m->sig), parts, 4, digest))
+            return JMSG_BAD_SIGNATURE;
+        if (guard && !replay_guard_admit(guard, digest))
+            return JMSG_REPLAYED;
+    }
+    m->header = parse_object(jmsg_header_raw(m), 0);
+    m->parent = parse_object(jmsg_frame(m, m->sig + 2), JSON_ALLOW_NUL);
+    m->metadata = parse_object(jmsg_metadata_raw(m), JSON_ALLOW_NUL);
+    m->content = parse_object(jmsg_content_raw(m), JSON_ALLOW_NUL);
+    if (!m->header || !m->parent || !m->metadata || !m->content)
+        return JMSG_BAD_JSON;
+    return check_header(m);
+}
+
+void jmsg_close(struct jmsg *m)
+{
+    for (size_t i = 0; i < m->nframes; i++)
+        zmq_msg_close(&m->frames[i]);
+    free(m->frames);
+    json_decref(m->header);
+    json_decref(m->parent);
+    json_decref(m->metadata);
+    json_decref(m->content);
+    memset(m, 0, sizeof *m);
+}
+
+int jmsg_origin_init(struct jmsg_origin *o, const char *username)
+{
+    jmsg_new_id(o->session);
+    json_t *name = json_string(username && *username ? username : "kernel");
+    if (!name)
+        name = json_string("kernel"); /* username was not valid UTF-8 */
+    o->username_json = json_dumps(name, JSON_ENCODE_ANY);
+    json_decref(name);
+    return o->username_json ? 0 : -1;
+}
+
+void jmsg_origin_free(struct jmsg_origin *o)
+{
+    free(o->username_json);
+    o->username_json = NULL;
+}
+
+void jmsg_new_id(char out[JMSG_ID_LEN + 1])
+{
+    uuid_t u;
+    uuid_generate_random(u);
+    uuid_unparse_lower(u, out);
+}
+
+void jmsg_iso_now(char out[64])
+{
+    struct timespec now;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &now);
+    gmtime_r(&now.tv_sec, &tm);
+    snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, now.tv_nsec / 1000);
+}
+
+bool jmsg_valid_type(struct span s)
+{
+    if (s.len == 0 || s.len > 64)
+        return false;
+    for (size_t i = 0; i < s.len; i++) {
+        char c = s.data[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
+            return false;
+    }
+    return true;
+}
+
+static struct span or_empty_object(struct span s)
+{
+    return s.len ? s : (struct span){"{}", 2};
+}
+
+static int send_part(void *socket, struct span s, bool more)
+{
+    return zmq_send(socket, s.data, s.len, ZMQ_DONTWAIT | (more ? ZMQ_SNDMORE : 0)) < 0 ? -1 : 0;
+}
+
+int jmsg_send(void *socket, struct signer *signer, const struct jmsg_origin *origin,
+              const struct jmsg_out *out, char msg_id[JMSG_ID_LEN + 1])
+{
+    char id[JMSG_ID_LEN + 1], date[64];
+    char header[512];
+    jmsg_new_id(id);
+    jmsg_iso_now(date);
+    int hlen = snprintf(header, sizeof header,
+                        "{\"msg_id\":\"%s\",\"msg_type\":\"%s\",\"username\":%s,\"session\":\"%s\","
+                        "\"date\":\"%s\",\"version\":\"" JMSG_PROTOCOL_VERSION "\"}",
+                        id, out->msg_type, origin->username_json, origin->session, date);
+    if (hlen < 0 || (size_t)hlen >= sizeof header) {
+        errno = EINVAL;
+        return -1;
+    }
+    struct span parts[4] = {{header, (size_t)hlen}, or_empty_object(out->parent),
+                            or_empty_object(out->metadata), or_empty_object(out->content)};
+    char hex[AUTH_HEX_LEN + 1] = "";
+    if (signer_enabled(signer)) {
+        unsigned char digest[AUTH_DIGEST_LEN];
+        if (signer_digest(signer, parts, 4, digest) < 0) {
+            errno = EPROTO;
+            return -1;
+        }
+        signer_hex(digest, hex);
+    }
+    /* The first frame decides: once it is queued, ZMQ takes the rest. */
+    for (size_t i = 0; i < out->nidents; i++)
+        if (send_part(socket, out->idents[i], true) < 0)
+            return -1;
+    if (send_part(socket, span_str(JMSG_DELIMITER), true) < 0 ||
+        send_part(socket, span_str(hex), true) < 0)
+        return -1;
+    for (int i = 0; i < 4; i++)
+        if (send_part(socket, parts[i], i < 3 || out->nbuffers > 0) < 0)
+            return -1;
+    for (size_t i = 0; i < out->nbuffers; i++)
+        if (send_part(socket, out->buffers[i], i + 1 < out->nbuffers) < 0)
+            return -1;
+    if (msg_id)
+        memcpy(msg_id, id, sizeof id);
+    return 0;
+}

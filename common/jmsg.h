@@ -1,0 +1,102 @@
+/* jmsg: Jupyter messages on ZMQ sockets (messaging protocol 5.3).
+ *
+ * Wire layout of one multipart message:
+ *     identities... | "<IDS|MSG>" | signature | header | parent_header |
+ *     metadata | content | buffers...
+ *
+ * jmsg_recv reads one multipart message without blocking; jmsg_parse checks
+ * it (delimiter, signature, replay, JSON objects, header fields) so that any
+ * malformed input is refused with one reason and nothing else. jmsg_send
+ * builds a header (uuid msg_id, ISO 8601 UTC date with microseconds), signs
+ * and sends without ever blocking. */
+#ifndef AKG_JMSG_H
+#define AKG_JMSG_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <zmq.h>
+
+#include "common/auth.h"
+#include "common/buf.h"
+
+#define JMSG_PROTOCOL_VERSION "5.3"
+#define JMSG_DELIMITER "<IDS|MSG>"
+#define JMSG_MAX_FRAMES 1024
+#define JMSG_ID_LEN 36
+
+struct jmsg {
+    zmq_msg_t *frames;
+    size_t nframes, cap;
+    bool too_many_frames;
+    size_t nidents; /* frames[0 .. nidents) route the reply */
+    size_t sig;     /* index of the signature frame */
+    json_t *header, *parent, *metadata, *content;
+    const char *msg_type, *msg_id, *session; /* owned by header */
+    size_t nbuffers;                          /* frames after content */
+};
+
+enum jmsg_error {
+    JMSG_OK,
+    JMSG_NO_DELIMITER,
+    JMSG_TRUNCATED,
+    JMSG_TOO_MANY_FRAMES,
+    JMSG_BAD_SIGNATURE,
+    JMSG_REPLAYED,
+    JMSG_BAD_JSON,
+    JMSG_BAD_HEADER,
+};
+
+const char *jmsg_error_str(enum jmsg_error e);
+
+/* Read one whole multipart message. Returns 1 when one was read, 0 when
+ * none is waiting, -1 on a socket error (errno set). */
+int jmsg_recv(void *socket, struct jmsg *m);
+/* Validate a received message; `guard` may be NULL. On JMSG_OK the JSON
+ * parts are parsed into m->header, parent, metadata and content. */
+enum jmsg_error jmsg_parse(struct jmsg *m, struct signer *signer, struct replay_guard *guard);
+void jmsg_close(struct jmsg *m);
+
+static inline struct span jmsg_frame(const struct jmsg *m, size_t i)
+{
+    return (struct span){zmq_msg_data(&m->frames[i]), zmq_msg_size(&m->frames[i])};
+}
+/* The raw header frame: what replies and outputs carry as parent_header. */
+static inline struct span jmsg_header_raw(const struct jmsg *m) { return jmsg_frame(m, m->sig + 1); }
+static inline struct span jmsg_metadata_raw(const struct jmsg *m) { return jmsg_frame(m, m->sig + 3); }
+static inline struct span jmsg_content_raw(const struct jmsg *m) { return jmsg_frame(m, m->sig + 4); }
+static inline struct span jmsg_buffer(const struct jmsg *m, size_t i) { return jmsg_frame(m, m->sig + 5 + i); }
+
+/* Who the kernel says it is in the headers it writes. */
+struct jmsg_origin {
+    char session[JMSG_ID_LEN + 1];
+    char *username_json; /* a JSON string literal, quotes included */
+};
+
+int jmsg_origin_init(struct jmsg_origin *o, const char *username);
+void jmsg_origin_free(struct jmsg_origin *o);
+
+struct jmsg_out {
+    const struct span *idents; /* routing identities, or the iopub topic */
+    size_t nidents;
+    const char *msg_type;
+    struct span parent;   /* raw parent header JSON; empty means {} */
+    struct span metadata; /* empty means {} */
+    struct span content;  /* empty means {} */
+    const struct span *buffers;
+    size_t nbuffers;
+};
+
+/* Sign and send. Never blocks: a message the socket cannot take now is
+ * dropped and -1 returned (errno EAGAIN). If msg_id is not NULL the new
+ * header's msg_id is written there. */
+int jmsg_send(void *socket, struct signer *signer, const struct jmsg_origin *origin,
+              const struct jmsg_out *out, char msg_id[JMSG_ID_LEN + 1]);
+
+/* Fill `out` with a random uuid4 string. */
+void jmsg_new_id(char out[JMSG_ID_LEN + 1]);
+/* "2026-01-31T12:34:56.123456Z" */
+void jmsg_iso_now(char out[64]);
+/* True when s is a plausible msg_type: 1-64 chars of [A-Za-z0-9_]. */
+bool jmsg_valid_type(struct span s);
+
+#endif

@@ -1,0 +1,286 @@
+/* frontend: the five ZMQ sockets bound for one connection file, with its
+ * key and replay guard. Every message read here is verified before anything
+ * else looks at it; a bad one is logged once and dropped. Valid requests go
+ * to the router's own answers (kernel_info, shutdown, interrupt) or to the
+ * worker that holds the request's session. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/modes.h"
+#include "gateway/gateway.h"
+
+#define REPLAY_HISTORY 65536
+#define IOPUB_HWM 100000
+
+static const int socket_types[CH_COUNT] = {ZMQ_ROUTER, ZMQ_XPUB, ZMQ_ROUTER, ZMQ_ROUTER, ZMQ_REP};
+static const char *const channel_names[CH_COUNT] = {"shell", "iopub", "stdin", "control", "hb"};
+
+static int bind_channel(struct frontend *fe, enum connfile_channel ch, char *err, size_t errlen)
+{
+    void *s = zmq_socket(fe->gw->zctx, socket_types[ch]);
+    int linger = 1000, one = 1, hwm = IOPUB_HWM;
+    char endpoint[512];
+    if (!s) {
+        snprintf(err, errlen, "zmq_socket: %s", zmq_strerror(errno));
+        return -1;
+    }
+    fe->sockets[ch] = s;
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    if (socket_types[ch] == ZMQ_ROUTER)
+        zmq_setsockopt(s, ZMQ_ROUTER_HANDOVER, &one, sizeof one);
+    if (ch == CH_IOPUB)
+        zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    connfile_endpoint(&fe->cf, ch, endpoint, sizeof endpoint);
+    if (zmq_bind(s, endpoint) < 0) {
+        snprintf(err, errlen, "cannot bind %s to %s: %s", channel_names[ch], endpoint,
+                 zmq_strerror(errno));
+        return -1;
+    }
+    if (fe->cf.ports[ch] == 0) { /* learn the port the system chose */
+        size_t len = sizeof endpoint;
+        zmq_getsockopt(s, ZMQ_LAST_ENDPOINT, endpoint, &len);
+        const char *colon = strrchr(endpoint, ':');
+        fe->cf.ports[ch] = colon ? atoi(colon + 1) : 0;
+    }
+    return 0;
+}
+
+struct frontend *frontend_open(struct gateway *gw, struct connfile *cf, char *err, size_t errlen)
+{
+    struct frontend *fe = calloc(1, sizeof *fe);
+    if (!fe) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    fe->gw = gw;
+    fe->id = gw->next_frontend_id++;
+    fe->cf = *cf; /* takes ownership of the key */
+    memset(cf, 0, sizeof *cf);
+    fe->signer = signer_new(fe->cf.key, strlen(fe->cf.key));
+    fe->guard = replay_guard_new(REPLAY_HISTORY);
+    if (!fe->signer || !fe->guard) {
+        snprintf(err, errlen, "cannot set up HMAC-SHA256 signing");
+        frontend_close(fe);
+        return NULL;
+    }
+    for (int ch = 0; ch < CH_COUNT; ch++) {
+        if (bind_channel(fe, ch, err, errlen) < 0) {
+            frontend_close(fe);
+            return NULL;
+        }
+    }
+    fe->next = gw->frontends;
+    gw->frontends = fe;
+    gateway_poll_changed(gw);
+    return fe;
+}
+
+void frontend_close(struct frontend *fe)
+{
+    for (int ch = 0; ch < CH_COUNT; ch++)
+        if (fe->sockets[ch])
+            zmq_close(fe->sockets[ch]);
+    signer_free(fe->signer);
+    replay_guard_free(fe->guard);
+    connfile_free(&fe->cf);
+    free(fe);
+}
+
+/* Heartbeat: echo every frame back as it came. */
+static void echo_heartbeat(struct frontend *fe)
+{
+    void *s = fe->sockets[CH_HB];
+    for (int budget = 64; budget > 0; budget--) {
+        zmq_msg_t frame;
+        zmq_msg_init(&frame);
+        if (zmq_msg_recv(&frame, s, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&frame);
+            return;
+        }
+        int more = zmq_msg_more(&frame);
+        if (zmq_msg_send(&frame, s, more ? ZMQ_SNDMORE : 0) < 0)
+            zmq_msg_close(&frame);
+    }
+}
+
+/* XPUB delivers subscriptions as messages; they only need to be read. */
+static void drain_subscriptions(struct frontend *fe)
+{
+    char buf[256];
+    for (int budget = 64; budget > 0; budget--)
+        if (zmq_recv(fe->sockets[CH_IOPUB], buf, sizeof buf, ZMQ_DONTWAIT) < 0)
+            return;
+}
+
+static bool bool_field(json_t *obj, const char *key) { return json_is_true(json_object_get(obj, key)); }
+
+/* The routing identities of a request, as spans into its frames. */
+static size_t request_idents(const struct jmsg *m, struct span *idents)
+{
+    for (size_t i = 0; i < m->nidents; i++)
+        idents[i] = jmsg_frame(m, i);
+    return m->nidents;
+}
+
+static void handle_shutdown(struct frontend *fe, enum connfile_channel ch, const struct jmsg *m)
+{
+    struct gateway *gw = fe->gw;
+    bool restart = bool_field(m->content, "restart");
+    char content[64];
+    snprintf(content, sizeof content, "{\"status\":\"ok\",\"restart\":%s}", restart ? "true" : "false");
+    struct span parent = jmsg_header_raw(m);
+    struct span idents[JMSG_MAX_FRAMES];
+    size_t nidents = request_idents(m, idents);
+    publish_status(fe, parent, "busy");
+    reply_send(fe, ch, idents, nidents, "shutdown_reply", parent, span_str(content));
+    publish(fe, "shutdown_reply", parent, span_str(content), NULL, 0);
+    /* A session restart in multi mode resets that session; otherwise the
+     * kernel exits and its manager starts a fresh one, as with ipykernel. */
+    struct session *s = session_find(gw, fe, m->session);
+    if (restart && (gw->opts.modes & MODE_MULTI) && s && s->worker) {
+        struct span reset[] = {span_str("reset"), span_str(m->session)};
+        worker_send(s->worker, reset, 2);
+        publish_status(fe, parent, "idle");
+        log_info("session %s restarted", m->session);
+        return;
+    }
+    publish_status(fe, parent, "idle");
+    log_info("shutdown requested (restart=%s)", restart ? "true" : "false");
+    gateway_request_stop(gw);
+}
+
+static void handle_interrupt(struct frontend *fe, enum connfile_channel ch, const struct jmsg *m)
+{
+    struct gateway *gw = fe->gw;
+    struct span parent = jmsg_header_raw(m);
+    struct span idents[JMSG_MAX_FRAMES];
+    size_t nidents = request_idents(m, idents);
+    publish_status(fe, parent, "busy");
+    /* In multi mode a session interrupts its own cells; a request from a
+     * session with no cells here (a kernel manager) interrupts them all. */
+    struct session *s = (gw->opts.modes & MODE_MULTI) ? session_find(gw, fe, m->session) : NULL;
+    if (s && s->worker)
+        worker_interrupt(s->worker, s->sid);
+    else
+        for (struct worker *w = gw->workers; w; w = w->next)
+            worker_interrupt(w, "");
+    reply_send(fe, ch, idents, nidents, "interrupt_reply", parent, span_str("{\"status\":\"ok\"}"));
+    publish_status(fe, parent, "idle");
+}
+
+/* Requests a worker answers. Everything else is answered here or ignored. */
+static bool for_worker(const char *t)
+{
+    static const char *const types[] = {
+        "execute_request", "complete_request", "inspect_request", "is_complete_request",
+        "history_request", "comm_info_request", "comm_open", "comm_msg", "comm_close", NULL};
+    for (int i = 0; types[i]; i++)
+        if (strcmp(t, types[i]) == 0)
+            return true;
+    return false;
+}
+
+static void forward_to_worker(struct frontend *fe, enum connfile_channel ch, const struct jmsg *m)
+{
+    struct gateway *gw = fe->gw;
+    publish_status(fe, jmsg_header_raw(m), "busy");
+    struct request *req = request_new(gw, fe, ch, m);
+    if (!req) {
+        log_error("out of memory: %s from session %s dropped", m->msg_type, m->session);
+        return;
+    }
+    struct session *s = session_get(gw, fe, m->session);
+    struct worker *w = s ? session_worker(gw, s) : NULL;
+    if (!w) {
+        log_error("no worker can take %s from session %s", m->msg_type, m->session);
+        fail_request(gw, req, "WorkerUnavailable", "no worker process is available (see the kernel log)");
+        return;
+    }
+    req->session = s;
+    req->worker = w;
+    char id[24];
+    snprintf(id, sizeof id, "%llu", (unsigned long long)req->id);
+    struct span parts[CHAN_MAX_PARTS] = {span_str("request"), span_str(id), span_str(m->msg_type),
+                                         span_str(s->sid), jmsg_content_raw(m), jmsg_metadata_raw(m)};
+    size_t nparts = 6;
+    for (size_t i = 0; i < m->nbuffers && nparts < CHAN_MAX_PARTS; i++)
+        parts[nparts++] = jmsg_buffer(m, i);
+    s->inflight++;
+    w->inflight++;
+    if (worker_send(w, parts, nparts) < 0) {
+        log_warn("worker %u queue is full: refusing %s from session %s", w->id, m->msg_type, m->session);
+        fail_request(gw, req, "WorkerBusy",
+                     "the worker's input queue is full; wait for running cells to finish and retry");
+    }
+}
+
+static void forward_input_reply(struct frontend *fe, const struct jmsg *m)
+{
+    json_t *pid = json_object_get(m->parent, "msg_id");
+    struct request *req = json_is_string(pid) ? request_find_input(fe->gw, json_string_value(pid)) : NULL;
+    if (!req || req->fe != fe) {
+        log_warn("input_reply for no pending input_request (session %s): dropped", m->session);
+        return;
+    }
+    char id[24];
+    snprintf(id, sizeof id, "%llu", (unsigned long long)req->id);
+    struct span parts[] = {span_str("input_reply"), span_str(id), jmsg_content_raw(m)};
+    request_set_input(fe->gw, req, "");
+    if (worker_send(req->worker, parts, 3) < 0)
+        log_warn("worker %u queue is full: input_reply dropped", req->worker->id);
+}
+
+static void dispatch(struct frontend *fe, enum connfile_channel ch, const struct jmsg *m)
+{
+    const char *t = m->msg_type;
+    log_debug("%s: %s from session %s", channel_names[ch], t, m->session);
+    if (ch == CH_STDIN) {
+        if (strcmp(t, "input_reply") == 0)
+            forward_input_reply(fe, m);
+        else
+            log_warn("stdin: unexpected %s dropped", t);
+    } else if (strcmp(t, "kernel_info_request") == 0) {
+        answer_kernel_info(fe, ch, m);
+    } else if (strcmp(t, "shutdown_request") == 0) {
+        handle_shutdown(fe, ch, m);
+    } else if (strcmp(t, "interrupt_request") == 0) {
+        handle_interrupt(fe, ch, m);
+    } else if (for_worker(t)) {
+        forward_to_worker(fe, ch, m);
+    } else {
+        /* As ipykernel: unknown types get busy/idle and no reply. */
+        log_warn("%s: unknown message type %s ignored", channel_names[ch], t);
+        publish_status(fe, jmsg_header_raw(m), "busy");
+        publish_status(fe, jmsg_header_raw(m), "idle");
+    }
+}
+
+void frontend_on_readable(struct frontend *fe, enum connfile_channel ch)
+{
+    if (ch == CH_HB) {
+        echo_heartbeat(fe);
+        return;
+    }
+    if (ch == CH_IOPUB) {
+        drain_subscriptions(fe);
+        return;
+    }
+    /* A bounded batch per wake-up keeps the other sockets served. */
+    for (int budget = 64; budget > 0 && !fe->gw->stopping; budget--) {
+        struct jmsg m;
+        int got = jmsg_recv(fe->sockets[ch], &m);
+        if (got <= 0) {
+            if (got < 0 && errno != EAGAIN)
+                log_error("%s: receive failed: %s", channel_names[ch], zmq_strerror(errno));
+            return;
+        }
+        enum jmsg_error e = jmsg_parse(&m, fe->signer, fe->guard);
+        if (e == JMSG_OK)
+            dispatch(fe, ch, &m);
+        else
+            log_warn("%s: dropped a message (%zu frames): %s", channel_names[ch], m.nframes,
+                     jmsg_error_str(e));
+        jmsg_close(&m);
+    }
+}

@@ -1,0 +1,165 @@
+/* gateway.h: the router's state and the subsystems that share it.
+ *
+ * The router is one thread running one poll loop (router.c). It owns:
+ *   frontends (frontend.c)  the five ZMQ sockets of one connection file,
+ *                           with its key and replay guard;
+ *   sessions  (sessions.c)  one per (frontend, session id), bound to a worker;
+ *   requests  (requests.c)  requests in flight, keyed by an id the workers
+ *                           echo back, holding the parent header and the
+ *                           routing identities the reply needs;
+ *   workers   (workers.c)   forked Python processes, each reached through a
+ *                           non-blocking Unix socket with bounded queues;
+ *   the zygote (zygote.c)   the process that forks workers.
+ * replies.c builds what the router answers itself. */
+#ifndef AKG_GATEWAY_H
+#define AKG_GATEWAY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+#include <uthash.h>
+#include <zmq.h>
+
+#include "common/auth.h"
+#include "common/buf.h"
+#include "common/chan.h"
+#include "common/connfile.h"
+#include "common/jmsg.h"
+#include "common/log.h"
+#include "gateway/options.h"
+
+struct gateway;
+
+struct frontend {
+    struct gateway *gw;
+    unsigned id;
+    struct connfile cf;
+    void *sockets[CH_COUNT];
+    struct signer *signer;
+    struct replay_guard *guard;
+    struct frontend *next;
+};
+
+struct worker;
+
+struct session {
+    char *key; /* "<frontend id>/<session id>": unique across frontends */
+    struct frontend *fe;
+    char *sid;             /* the session id the client sent */
+    struct worker *worker; /* NULL until assigned, or after its worker died */
+    unsigned inflight;     /* requests sent and not yet answered */
+    UT_hash_handle hh;
+};
+
+struct request {
+    uint64_t id;
+    struct frontend *fe;
+    enum connfile_channel channel; /* where the reply goes */
+    struct session *session;
+    struct worker *worker;
+    char msg_type[65];
+    struct span *idents; /* routing identities, copied */
+    size_t nidents;
+    struct span parent; /* the request's raw header: parent of all it causes */
+    char input_id[JMSG_ID_LEN + 1]; /* msg_id of a pending input_request */
+    UT_hash_handle hh;              /* gateway.requests, by id */
+    UT_hash_handle hh_input;        /* gateway.inputs, by input_id */
+};
+
+enum worker_state { WORKER_STARTING, WORKER_READY, WORKER_DEAD };
+
+struct worker {
+    struct gateway *gw;
+    unsigned id;
+    pid_t pid; /* 0 until the zygote reports the fork */
+    int fd;    /* router end of the channel */
+    struct buf out, in;
+    enum worker_state state;
+    unsigned nsessions;
+    unsigned inflight;
+    struct timespec spawned;
+    struct worker *next;
+};
+
+struct zygote {
+    pid_t pid;
+    int fd; /* SOCK_SEQPACKET control socket */
+};
+
+struct gateway {
+    struct gateway_options opts;
+    void *zctx;
+    struct frontend *frontends;
+    struct worker *workers;
+    struct session *sessions;
+    struct request *requests;
+    struct request *inputs;
+    uint64_t next_request_id;
+    unsigned next_worker_id, next_frontend_id;
+    struct zygote zygote;
+    int signal_fd;
+    struct jmsg_origin origin;
+    char *kernel_info; /* kernel_info_reply content, built once */
+    bool stopping;
+    bool poll_dirty;
+    struct timespec stop_deadline;
+};
+
+/* router.c */
+void gateway_request_stop(struct gateway *gw);
+void gateway_poll_changed(struct gateway *gw);
+
+/* frontend.c */
+struct frontend *frontend_open(struct gateway *gw, struct connfile *cf, char *err, size_t errlen);
+void frontend_close(struct frontend *fe);
+void frontend_on_readable(struct frontend *fe, enum connfile_channel ch);
+
+/* sessions.c */
+struct session *session_get(struct gateway *gw, struct frontend *fe, const char *sid);
+struct session *session_find(struct gateway *gw, struct frontend *fe, const char *sid);
+struct worker *session_worker(struct gateway *gw, struct session *s);
+void sessions_detach_worker(struct gateway *gw, struct worker *w);
+void sessions_free(struct gateway *gw);
+
+/* requests.c */
+struct request *request_new(struct gateway *gw, struct frontend *fe, enum connfile_channel ch,
+                            const struct jmsg *m);
+struct request *request_find(struct gateway *gw, uint64_t id);
+struct request *request_find_input(struct gateway *gw, const char *input_id);
+void request_set_input(struct gateway *gw, struct request *req, const char *input_id);
+void request_free(struct gateway *gw, struct request *req);
+void requests_free(struct gateway *gw);
+
+/* replies.c: what goes to frontends */
+int reply_send(struct frontend *fe, enum connfile_channel ch, const struct span *idents,
+               size_t nidents, const char *msg_type, struct span parent, struct span content);
+void publish(struct frontend *fe, const char *msg_type, struct span parent, struct span content,
+             const struct span *buffers, size_t nbuffers);
+void publish_status(struct frontend *fe, struct span parent, const char *state);
+int reply_to(struct request *req, const char *msg_type, struct span content);
+void finish_request(struct gateway *gw, struct request *req);
+void answer_kernel_info(struct frontend *fe, enum connfile_channel ch, const struct jmsg *m);
+char *kernel_info_content(const struct gateway_options *o);
+void fail_request(struct gateway *gw, struct request *req, const char *ename, const char *evalue);
+
+/* workers.c */
+struct worker *worker_spawn(struct gateway *gw);
+int worker_send(struct worker *w, const struct span *parts, size_t nparts);
+void worker_on_readable(struct worker *w);
+void worker_on_writable(struct worker *w);
+void worker_exited(struct gateway *gw, pid_t pid, int status);
+void worker_interrupt(struct worker *w, const char *sid);
+struct worker *worker_least_loaded(struct gateway *gw);
+void workers_reap_dead(struct gateway *gw);
+void workers_stop_all(struct gateway *gw);
+void workers_lost(struct gateway *gw);
+unsigned workers_alive(struct gateway *gw);
+
+/* zygote.c */
+int zygote_start(struct gateway *gw, char *err, size_t errlen);
+int zygote_spawn(struct gateway *gw, struct worker *w, int channel_fd);
+void zygote_on_readable(struct gateway *gw);
+void zygote_stop(struct gateway *gw);
+
+#endif

@@ -1,0 +1,78 @@
+/* requests: requests in flight to workers. Each holds what its answer
+ * needs after the original message is gone: the routing identities, the
+ * raw header (the parent_header of every output it causes) and the channel
+ * to reply on. Workers refer to a request by its numeric id only; the
+ * router checks that the id belongs to the worker that names it. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/gateway.h"
+
+struct request *request_new(struct gateway *gw, struct frontend *fe, enum connfile_channel ch,
+                            const struct jmsg *m)
+{
+    size_t bytes = sizeof(struct request) + m->nidents * sizeof(struct span);
+    for (size_t i = 0; i < m->nidents; i++)
+        bytes += jmsg_frame(m, i).len;
+    struct span parent = jmsg_header_raw(m);
+    bytes += parent.len;
+    /* One block: the struct, the identity spans, then their bytes. */
+    struct request *req = calloc(1, bytes);
+    if (!req)
+        return NULL;
+    req->id = ++gw->next_request_id;
+    req->fe = fe;
+    req->channel = ch;
+    snprintf(req->msg_type, sizeof req->msg_type, "%s", m->msg_type);
+    req->idents = (struct span *)(req + 1);
+    req->nidents = m->nidents;
+    char *p = (char *)(req->idents + m->nidents);
+    for (size_t i = 0; i < m->nidents; i++) {
+        struct span f = jmsg_frame(m, i);
+        memcpy(p, f.data, f.len);
+        req->idents[i] = (struct span){p, f.len};
+        p += f.len;
+    }
+    memcpy(p, parent.data, parent.len);
+    req->parent = (struct span){p, parent.len};
+    HASH_ADD(hh, gw->requests, id, sizeof req->id, req);
+    return req;
+}
+
+struct request *request_find(struct gateway *gw, uint64_t id)
+{
+    struct request *req;
+    HASH_FIND(hh, gw->requests, &id, sizeof id, req);
+    return req;
+}
+
+struct request *request_find_input(struct gateway *gw, const char *input_id)
+{
+    struct request *req;
+    HASH_FIND(hh_input, gw->inputs, input_id, strlen(input_id), req);
+    return req;
+}
+
+/* Record (or, with "", clear) the msg_id of the request's pending input. */
+void request_set_input(struct gateway *gw, struct request *req, const char *input_id)
+{
+    if (req->input_id[0])
+        HASH_DELETE(hh_input, gw->inputs, req);
+    snprintf(req->input_id, sizeof req->input_id, "%s", input_id);
+    if (req->input_id[0])
+        HASH_ADD(hh_input, gw->inputs, input_id, strlen(req->input_id), req);
+}
+
+void request_free(struct gateway *gw, struct request *req)
+{
+    request_set_input(gw, req, "");
+    HASH_DELETE(hh, gw->requests, req);
+    free(req);
+}
+
+void requests_free(struct gateway *gw)
+{
+    struct request *req, *tmp;
+    HASH_ITER(hh, gw->requests, req, tmp) request_free(gw, req);
+}

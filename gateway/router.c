@@ -1,0 +1,250 @@
+/* router: the one thread and one poll loop of akernel-gateway.
+ *
+ * It polls every frontend socket, every worker channel, the zygote's
+ * control socket and a signalfd, and dispatches to the subsystem that owns
+ * each. Nothing here blocks: the only waits are in zmq_poll. Objects that
+ * die during an iteration are freed at its end, so a dispatch never sees a
+ * freed pointer. */
+#include <errno.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "gateway/gateway.h"
+#include "gateway/router.h"
+
+#define STOP_GRACE_MS 2000
+
+enum poll_kind { POLL_FRONTEND, POLL_WORKER, POLL_ZYGOTE, POLL_SIGNAL };
+
+struct poll_ref {
+    enum poll_kind kind;
+    void *obj;
+    int channel;
+};
+
+struct poll_set {
+    zmq_pollitem_t *items;
+    struct poll_ref *refs;
+    size_t n, cap;
+};
+
+void gateway_poll_changed(struct gateway *gw) { gw->poll_dirty = true; }
+
+void gateway_request_stop(struct gateway *gw)
+{
+    if (gw->stopping)
+        return;
+    gw->stopping = true;
+    clock_gettime(CLOCK_MONOTONIC, &gw->stop_deadline);
+    gw->stop_deadline.tv_sec += STOP_GRACE_MS / 1000;
+    workers_stop_all(gw);
+}
+
+static int poll_add(struct poll_set *ps, void *socket, int fd, short events, struct poll_ref ref)
+{
+    if (ps->n == ps->cap) {
+        size_t cap = ps->cap ? ps->cap * 2 : 32;
+        zmq_pollitem_t *items = realloc(ps->items, cap * sizeof *items);
+        if (!items)
+            return -1;
+        ps->items = items;
+        struct poll_ref *refs = realloc(ps->refs, cap * sizeof *refs);
+        if (!refs)
+            return -1;
+        ps->refs = refs;
+        ps->cap = cap;
+    }
+    ps->items[ps->n] = (zmq_pollitem_t){.socket = socket, .fd = fd, .events = events};
+    ps->refs[ps->n++] = ref;
+    return 0;
+}
+
+static int poll_rebuild(struct gateway *gw, struct poll_set *ps)
+{
+    ps->n = 0;
+    int rc = poll_add(ps, NULL, gw->signal_fd, ZMQ_POLLIN, (struct poll_ref){POLL_SIGNAL, NULL, 0});
+    if (gw->zygote.fd >= 0)
+        rc |= poll_add(ps, NULL, gw->zygote.fd, ZMQ_POLLIN, (struct poll_ref){POLL_ZYGOTE, NULL, 0});
+    for (struct frontend *fe = gw->frontends; fe; fe = fe->next)
+        for (int ch = 0; ch < CH_COUNT; ch++)
+            rc |= poll_add(ps, fe->sockets[ch], -1, ZMQ_POLLIN, (struct poll_ref){POLL_FRONTEND, fe, ch});
+    for (struct worker *w = gw->workers; w; w = w->next) {
+        if (w->fd < 0)
+            continue;
+        short events = ZMQ_POLLIN | (buf_pending(&w->out) ? ZMQ_POLLOUT : 0);
+        rc |= poll_add(ps, NULL, w->fd, events, (struct poll_ref){POLL_WORKER, w, 0});
+    }
+    gw->poll_dirty = false;
+    return rc;
+}
+
+/* The zygote is the router's only child; its death is handled when its
+ * socket closes (zygote.c). Here it is only reaped. */
+static void reap_children(void)
+{
+    while (waitpid(-1, NULL, WNOHANG) > 0)
+        ;
+}
+
+static void on_signal(struct gateway *gw)
+{
+    struct signalfd_siginfo si;
+    while (read(gw->signal_fd, &si, sizeof si) == sizeof si) {
+        switch (si.ssi_signo) {
+        case SIGINT: /* as ipykernel: SIGINT interrupts, it does not stop */
+            log_info("SIGINT: interrupting all cells");
+            for (struct worker *w = gw->workers; w; w = w->next)
+                if (w->state != WORKER_DEAD)
+                    worker_interrupt(w, "");
+            break;
+        case SIGTERM:
+        case SIGHUP:
+            log_info("%s: shutting down", strsignal((int)si.ssi_signo));
+            gateway_request_stop(gw);
+            break;
+        case SIGCHLD:
+            reap_children();
+            break;
+        }
+    }
+}
+
+static void dispatch(struct gateway *gw, const zmq_pollitem_t *item, const struct poll_ref *ref)
+{
+    switch (ref->kind) {
+    case POLL_SIGNAL: on_signal(gw); break;
+    case POLL_ZYGOTE: zygote_on_readable(gw); break;
+    case POLL_FRONTEND: frontend_on_readable(ref->obj, ref->channel); break;
+    case POLL_WORKER: {
+        struct worker *w = ref->obj;
+        if ((item->revents & ZMQ_POLLOUT) && w->fd >= 0)
+            worker_on_writable(w);
+        if ((item->revents & (ZMQ_POLLIN | ZMQ_POLLERR)) && w->fd >= 0)
+            worker_on_readable(w);
+        break;
+    }
+    }
+}
+
+static bool past(const struct timespec *deadline)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec > deadline->tv_sec ||
+           (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
+}
+
+static void run_loop(struct gateway *gw)
+{
+    struct poll_set ps = {0};
+    gw->poll_dirty = true;
+    for (;;) {
+        if (gw->stopping && (workers_alive(gw) == 0 || past(&gw->stop_deadline)))
+            break;
+        if (gw->poll_dirty && poll_rebuild(gw, &ps) < 0) {
+            log_error("out of memory building the poll set");
+            break;
+        }
+        int n = zmq_poll(ps.items, (int)ps.n, gw->stopping ? 50 : -1);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            log_error("zmq_poll: %s", zmq_strerror(errno));
+            break;
+        }
+        for (size_t i = 0; i < ps.n && n > 0; i++) {
+            if (ps.items[i].revents) {
+                dispatch(gw, &ps.items[i], &ps.refs[i]);
+                n--;
+            }
+        }
+        if (gw->poll_dirty)
+            workers_reap_dead(gw);
+    }
+    free(ps.items);
+    free(ps.refs);
+}
+
+static int open_signal_fd(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+int gateway_init(struct gateway *gw, const struct gateway_options *opts, char *err, size_t errlen)
+{
+    memset(gw, 0, sizeof *gw);
+    gw->opts = *opts;
+    gw->zygote.fd = -1;
+    gw->signal_fd = open_signal_fd();
+    if (gw->signal_fd < 0) {
+        snprintf(err, errlen, "signalfd: %s", strerror(errno));
+        return -1;
+    }
+    /* The zygote goes first, before any key is read. */
+    if (zygote_start(gw, err, errlen) < 0)
+        return -1;
+    struct passwd *pw = getpwuid(getuid());
+    const char *user = getenv("USER");
+    if (jmsg_origin_init(&gw->origin, user ? user : pw ? pw->pw_name : "kernel") < 0 ||
+        !(gw->kernel_info = kernel_info_content(opts))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    gw->zctx = zmq_ctx_new();
+    if (!gw->zctx) {
+        snprintf(err, errlen, "zmq_ctx_new: %s", zmq_strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int gateway_start_workers(struct gateway *gw)
+{
+    for (int i = 0; i < gw->opts.workers; i++)
+        if (!worker_spawn(gw))
+            return -1;
+    return 0;
+}
+
+void gateway_run(struct gateway *gw)
+{
+    for (struct frontend *fe = gw->frontends; fe; fe = fe->next)
+        publish_status(fe, span_str("{}"), "starting");
+    run_loop(gw);
+}
+
+void gateway_cleanup(struct gateway *gw)
+{
+    workers_stop_all(gw);
+    zygote_stop(gw);
+    requests_free(gw);
+    sessions_free(gw);
+    for (struct worker *w = gw->workers; w; w = w->next)
+        w->state = WORKER_DEAD;
+    workers_reap_dead(gw);
+    while (gw->frontends) {
+        struct frontend *fe = gw->frontends;
+        gw->frontends = fe->next;
+        frontend_close(fe);
+    }
+    if (gw->zctx)
+        zmq_ctx_term(gw->zctx);
+    if (gw->signal_fd >= 0)
+        close(gw->signal_fd);
+    jmsg_origin_free(&gw->origin);
+    free(gw->kernel_info);
+}

@@ -1,0 +1,267 @@
+/* output: ordered worker output with fd capture; see output.h. */
+#include "worker/output.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/chan.h"
+#include "common/jstr.h"
+#include "common/log.h"
+
+#define FLUSH_MS 50
+#define FLUSH_BYTES (256u << 10) /* flush at once past this much text */
+
+struct chunk {
+    uint64_t req;
+    int name;
+    struct buf text;
+};
+
+static struct {
+    pthread_mutex_t lock;
+    int channel;      /* -1 in a process forked by user code */
+    int pipes[3];     /* read ends for fd 1 and 2, by stream name */
+    int wake;         /* eventfd: the helper thread re-arms its timer */
+    struct chunk *chunks;
+    size_t nchunks, cap, bytes;
+    struct timespec first; /* when the oldest unflushed byte arrived */
+    uint64_t current;
+    struct buf frame, json;
+} out = {.lock = PTHREAD_MUTEX_INITIALIZER, .channel = -1, .pipes = {-1, -1, -1}, .wake = -1};
+
+static void write_all(const char *data, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = send(out.channel, data, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) { /* the router is gone: nothing to work for */
+            log_error("the channel to the router failed (%s): exiting", strerror(errno));
+            _exit(1);
+        }
+        data += n;
+        len -= (size_t)n;
+    }
+}
+
+static void send_locked(const struct span *parts, size_t nparts)
+{
+    buf_reset(&out.frame);
+    if (chan_encode(&out.frame, parts, nparts) < 0) {
+        log_error("an event of %zu parts could not be encoded: dropped", nparts);
+        return;
+    }
+    write_all(buf_head(&out.frame), buf_pending(&out.frame));
+}
+
+static void send_chunk_locked(struct chunk *c, size_t len)
+{
+    char id[24];
+    snprintf(id, sizeof id, "%llu", (unsigned long long)c->req);
+    buf_reset(&out.json);
+    buf_append(&out.json, c->name == STREAM_STDERR ? "{\"name\":\"stderr\",\"text\":"
+                                                   : "{\"name\":\"stdout\",\"text\":", 24);
+    if (jstr_append(&out.json, buf_head(&c->text), len) < 0 || buf_append(&out.json, "}", 1) < 0)
+        return;
+    struct span parts[] = {span_str("iopub"), span_str(id), span_str("stream"),
+                           {buf_head(&out.json), buf_pending(&out.json)}};
+    send_locked(parts, 4);
+}
+
+/* Send every chunk; the last may keep an incomplete UTF-8 tail. */
+static void flush_locked(void)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < out.nchunks; i++) {
+        struct chunk *c = &out.chunks[i];
+        size_t len = buf_pending(&c->text);
+        if (i + 1 == out.nchunks)
+            len = jstr_complete_prefix(buf_head(&c->text), len);
+        if (len > 0 && out.channel >= 0)
+            send_chunk_locked(c, len);
+        buf_consume(&c->text, len);
+        if (buf_pending(&c->text) > 0) { /* the held-back tail */
+            out.chunks[0] = *c;
+            kept = 1;
+        } else {
+            buf_free(&c->text);
+        }
+    }
+    out.nchunks = kept;
+    out.bytes = kept ? buf_pending(&out.chunks[0].text) : 0;
+    clock_gettime(CLOCK_MONOTONIC, &out.first);
+}
+
+static void append_locked(uint64_t req, int name, const char *text, size_t len)
+{
+    if (req == OUTPUT_CURRENT)
+        req = out.current;
+    if (req == 0 || len == 0)
+        return; /* no cell to show it in (or a silent one) */
+    struct chunk *last = out.nchunks ? &out.chunks[out.nchunks - 1] : NULL;
+    if (!last || last->req != req || last->name != name) {
+        if (out.nchunks == out.cap) {
+            size_t cap = out.cap ? out.cap * 2 : 8;
+            struct chunk *chunks = realloc(out.chunks, cap * sizeof *chunks);
+            if (!chunks)
+                return;
+            out.chunks = chunks;
+            out.cap = cap;
+        }
+        last = &out.chunks[out.nchunks++];
+        *last = (struct chunk){.req = req, .name = name};
+    }
+    if (out.bytes == 0) {
+        clock_gettime(CLOCK_MONOTONIC, &out.first);
+        uint64_t one = 1;
+        if (out.wake >= 0 && write(out.wake, &one, sizeof one) < 0)
+            log_debug("wake write: %s", strerror(errno));
+    }
+    if (buf_append(&last->text, text, len) == 0)
+        out.bytes += len;
+    if (out.bytes >= FLUSH_BYTES)
+        flush_locked();
+}
+
+/* Move what the fd pipes hold into chunks of the current request. */
+static void drain_pipes_locked(void)
+{
+    char data[65536];
+    for (int name = STREAM_STDOUT; name <= STREAM_STDERR; name++) {
+        if (out.pipes[name] < 0)
+            continue;
+        ssize_t n;
+        while ((n = read(out.pipes[name], data, sizeof data)) > 0)
+            append_locked(OUTPUT_CURRENT, name, data, (size_t)n);
+    }
+}
+
+static long ms_since(const struct timespec *t)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
+}
+
+static void *helper_thread(void *unused)
+{
+    (void)unused;
+    for (;;) {
+        pthread_mutex_lock(&out.lock);
+        long wait = out.bytes ? FLUSH_MS - ms_since(&out.first) : -1;
+        pthread_mutex_unlock(&out.lock);
+        struct pollfd fds[] = {{out.pipes[STREAM_STDOUT], POLLIN, 0},
+                               {out.pipes[STREAM_STDERR], POLLIN, 0},
+                               {out.wake, POLLIN, 0}};
+        if (wait != 0)
+            poll(fds, 3, wait < 0 ? -1 : (int)wait);
+        uint64_t counter;
+        if (read(out.wake, &counter, sizeof counter) < 0 && errno != EAGAIN)
+            log_debug("wake read: %s", strerror(errno));
+        pthread_mutex_lock(&out.lock);
+        drain_pipes_locked();
+        if (out.bytes && ms_since(&out.first) >= FLUSH_MS)
+            flush_locked();
+        pthread_mutex_unlock(&out.lock);
+    }
+    return NULL;
+}
+
+/* In a child forked by user code (multiprocessing, os.fork) the helper
+ * thread does not exist and the channel is the parent's: the child writes
+ * stream text to fds 1 and 2, which the parent captures. */
+static void after_fork_in_child(void)
+{
+    pthread_mutex_init(&out.lock, NULL);
+    out.channel = -1;
+    out.nchunks = out.bytes = 0;
+}
+
+static int capture_fd(int fd)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0 || dup2(p[1], fd) < 0)
+        return -1;
+    close(p[1]);
+    fcntl(p[0], F_SETFL, O_NONBLOCK);
+    return p[0];
+}
+
+int output_start(int channel)
+{
+    int saved_stderr = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 10);
+    if (saved_stderr >= 0)
+        log_set_fd(saved_stderr);
+    out.channel = channel;
+    out.pipes[STREAM_STDOUT] = capture_fd(STDOUT_FILENO);
+    out.pipes[STREAM_STDERR] = capture_fd(STDERR_FILENO);
+    out.wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (out.pipes[STREAM_STDOUT] < 0 || out.pipes[STREAM_STDERR] < 0 || out.wake < 0) {
+        log_error("cannot capture stdout/stderr: %s", strerror(errno));
+        return -1;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0); /* C printf shows up line by line */
+    pthread_atfork(NULL, NULL, after_fork_in_child);
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, helper_thread, NULL) != 0) {
+        log_error("cannot start the output thread");
+        return -1;
+    }
+    pthread_detach(thread);
+    return 0;
+}
+
+int output_send(const struct span *parts, size_t nparts)
+{
+    pthread_mutex_lock(&out.lock);
+    if (out.channel < 0) {
+        pthread_mutex_unlock(&out.lock);
+        return -1;
+    }
+    drain_pipes_locked();
+    flush_locked();
+    send_locked(parts, nparts);
+    pthread_mutex_unlock(&out.lock);
+    return 0;
+}
+
+void output_stream(uint64_t req, int name, const char *text, size_t len)
+{
+    pthread_mutex_lock(&out.lock);
+    if (out.channel >= 0) {
+        append_locked(req, name, text, len);
+        pthread_mutex_unlock(&out.lock);
+        return;
+    }
+    pthread_mutex_unlock(&out.lock);
+    ssize_t n = write(name == STREAM_STDERR ? STDERR_FILENO : STDOUT_FILENO, text, len);
+    (void)n;
+}
+
+void output_flush(void)
+{
+    fflush(NULL); /* C stdio buffers of extension code */
+    pthread_mutex_lock(&out.lock);
+    drain_pipes_locked();
+    flush_locked();
+    pthread_mutex_unlock(&out.lock);
+}
+
+void output_set_current(uint64_t req)
+{
+    pthread_mutex_lock(&out.lock);
+    if (req != out.current)
+        drain_pipes_locked(); /* what was written so far belongs to the old one */
+    out.current = req;
+    pthread_mutex_unlock(&out.lock);
+}

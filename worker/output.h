@@ -1,0 +1,35 @@
+/* output: everything a worker writes to the router, in order.
+ *
+ * Events (replies, display data, ...) and stream text share one lock, so a
+ * print before a display() reaches the frontend before it. Stream text is
+ * kept as an ordered list of chunks, one per run of writes to the same
+ * (request, stdout|stderr), and flushed: before every event, when the
+ * Python loop goes idle, and by a helper thread at most FLUSH_MS after the
+ * first unflushed byte (so a cell that prints and then blocks still shows
+ * its output). The helper thread also reads fd 1 and 2, which are pipes, so
+ * output from C code and subprocesses reaches the cell running at the
+ * time. It never touches Python, so it runs while a cell holds the GIL. */
+#ifndef AKG_OUTPUT_H
+#define AKG_OUTPUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+
+enum { STREAM_STDOUT = 1, STREAM_STDERR = 2 };
+#define OUTPUT_CURRENT UINT64_MAX /* "the request running now" */
+
+/* Route fds 1 and 2 through pipes, keep the original stderr for logs, and
+ * start the helper thread. `channel` is the socket to the router. */
+int output_start(int channel);
+/* Send one event (chan.h parts), after any pending stream text. */
+int output_send(const struct span *parts, size_t nparts);
+/* Queue stream text for request `req` (OUTPUT_CURRENT: the running one). */
+void output_stream(uint64_t req, int name, const char *text, size_t len);
+/* Read what is waiting in the fd pipes and send all stream text now. */
+void output_flush(void);
+/* The request whose code runs now: fd-level output is attributed to it. */
+void output_set_current(uint64_t req);
+
+#endif

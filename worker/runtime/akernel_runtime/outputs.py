@@ -1,0 +1,134 @@
+"""What a cell shows: stdout/stderr streams, results and errors, sent to the
+router as events tagged with the request they belong to.
+
+The request is found through the context variable CURRENT (the Cell whose
+code runs), so concurrent cells each get their own output; code with no
+cell context (a thread started by a cell) writes to the cell running now."""
+
+import contextvars
+import io
+import json
+import re
+import sys
+import threading
+import traceback
+
+import _akernel
+
+CURRENT: contextvars.ContextVar = contextvars.ContextVar("akernel_cell", default=None)
+STDOUT, STDERR = 1, 2
+_RUNTIME_DIR = __file__.rsplit("/", 1)[0]
+_MAIN_THREAD = threading.main_thread().ident
+
+
+def dumps(obj) -> str:
+    return json.dumps(obj, separators=(",", ":"), default=repr)
+
+
+def send_iopub(req: int, msg_type: str, content: dict, buffers=()) -> None:
+    _akernel.send("iopub", str(req), msg_type, dumps(content), *buffers)
+
+
+def send_reply(req: int, msg_type: str, content: dict) -> None:
+    _akernel.send("reply", str(req), msg_type, dumps(content))
+
+
+def send_done(req: int) -> None:
+    _akernel.send("done", str(req))
+
+
+class Stream(io.TextIOBase):
+    """sys.stdout / sys.stderr: text goes to the cell that wrote it."""
+
+    def __init__(self, name: str, fd: int, loop_flush):
+        self._name = name
+        self._fd = fd
+        self._loop_flush = loop_flush
+
+    @property
+    def name(self):
+        return f"<{self._name}>"
+
+    @property
+    def encoding(self):
+        return "utf-8"
+
+    def fileno(self):
+        return self._fd
+
+    def isatty(self):
+        return False
+
+    def writable(self):
+        return True
+
+    def write(self, text):
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        cell = CURRENT.get()
+        req = _akernel.CURRENT if cell is None else cell.out
+        if req and text:
+            _akernel.stream(req, self._fd, text)
+            if threading.get_ident() == _MAIN_THREAD:
+                self._loop_flush()
+        return len(text)
+
+    def flush(self):
+        _akernel.flush()
+
+
+_CELL_FILE = re.compile(r'File "<cell-([0-9a-f]+)>", line (\d+)')
+
+
+def cell_filename(code: str) -> str:
+    import hashlib
+
+    return "<cell-" + hashlib.sha1(code.encode("utf-8", "surrogatepass")).hexdigest()[:12] + ">"
+
+
+def _without_runtime_frames(tb):
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_RUNTIME_DIR):
+        tb = tb.tb_next
+    return tb
+
+
+def error_content(exc: BaseException, counts: dict, ename: str = None) -> dict:
+    """ename/evalue/traceback for an exception raised by a cell. `counts`
+    maps cell filenames to execution counts, to say "Cell In[3], line 2"."""
+    tb = _without_runtime_frames(exc.__traceback__)
+    if isinstance(exc, SyntaxError):
+        lines = traceback.format_exception_only(type(exc), exc)
+    else:
+        lines = traceback.format_exception(type(exc), exc, tb)
+
+    def name_cell(m):
+        n = counts.get(f"<cell-{m.group(1)}>")
+        return f"Cell In[{n if n is not None else ' '}], line {m.group(2)}"
+
+    lines = [_CELL_FILE.sub(name_cell, line).rstrip("\n") for line in lines]
+    evalue = str(exc)
+    if isinstance(exc, SyntaxError) and exc.msg:
+        evalue = f"{exc.msg} (line {exc.lineno})" if exc.lineno else exc.msg
+    return {"ename": ename or type(exc).__name__, "evalue": evalue, "traceback": lines}
+
+
+def format_result(value) -> dict:
+    return {"text/plain": repr(value)}
+
+
+def displayhook(value):
+    """sys.displayhook: the value of a cell's last expression."""
+    if value is None:
+        return
+    cell = CURRENT.get()
+    if cell is None:
+        sys.__displayhook__(value)
+        return
+    ns = cell.session.namespace
+    ns["___"], ns["__"], ns["_"] = ns.get("__"), ns.get("_"), value
+    data = format_result(value)
+    if cell.history is not None:
+        cell.history[2] = data["text/plain"]
+    if cell.out:
+        send_iopub(cell.req, "execute_result",
+                   {"execution_count": cell.count, "data": data, "metadata": {}})
