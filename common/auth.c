@@ -46,7 +46,7 @@ int signer_digest(struct signer *s, const struct span *parts, size_t nparts,
                   unsigned char digest[AUTH_DIGEST_LEN])
 {
     size_t outlen = 0;
-    if (!EVP_MAC_init(s->ctx, NULL, 0, NULL))
+    if (!s->ctx || !EVP_MAC_init(s->ctx, NULL, 0, NULL))
         return -1;
     for (size_t i = 0; i < nparts; i++)
         if (!EVP_MAC_update(s->ctx, (const unsigned char *)parts[i].data, parts[i].len))

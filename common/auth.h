@@ -23,7 +23,8 @@ void signer_free(struct signer *s);
 /* False when the key is empty: messages are neither signed nor checked. */
 bool signer_enabled(const struct signer *s);
 
-/* HMAC over the concatenated parts. Returns 0, or -1 on a libcrypto error. */
+/* HMAC over the concatenated parts. Returns 0, or -1 on a libcrypto error
+ * or when the signer has no key. */
 int signer_digest(struct signer *s, const struct span *parts, size_t nparts,
                   unsigned char digest[AUTH_DIGEST_LEN]);
 /* Writes 64 lowercase hex digits and a NUL. */

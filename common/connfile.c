@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <stdbool.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,10 +131,14 @@ int connfile_save(const char *path, const struct connfile *cf, char *err, size_t
         json_object_set_new(root, connfile_port_names[ch], json_integer(cf->ports[ch]));
     char *text = root ? json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
     json_decref(root);
+    if (!text) {
+        snprintf(err, errlen, "cannot write %s: a field is not valid UTF-8", path);
+        return -1;
+    }
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp%d", path, (int)getpid());
-    int fd = text ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : -1;
-    size_t len = text ? strlen(text) : 0;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    size_t len = strlen(text);
     int ok = fd >= 0 && write(fd, text, len) == (ssize_t)len && write(fd, "\n", 1) == 1;
     if (fd >= 0 && close(fd) < 0)
         ok = 0;
@@ -161,6 +166,30 @@ int connfile_init_default(struct connfile *cf)
         return -1;
     for (size_t i = 0; i < sizeof raw; i++)
         snprintf(cf->key + 2 * i, 3, "%02x", raw[i]);
+    return 0;
+}
+
+int connfile_assign_ipc_ports(struct connfile *cf)
+{
+    if (strcmp(cf->transport, "ipc") != 0)
+        return 0;
+    int next = 1;
+    for (int ch = 0; ch < CH_COUNT; ch++) {
+        if (cf->ports[ch] != 0)
+            continue;
+        char path[300];
+        for (;; next++) {
+            bool taken = false;
+            for (int other = 0; other < CH_COUNT; other++)
+                taken |= cf->ports[other] == next;
+            snprintf(path, sizeof path, "%s-%d", cf->ip, next);
+            if (!taken && access(path, F_OK) != 0)
+                break;
+            if (next > 65535)
+                return -1;
+        }
+        cf->ports[ch] = next++;
+    }
     return 0;
 }
 

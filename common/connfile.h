@@ -27,6 +27,9 @@ int connfile_load(const char *path, struct connfile *cf, char *err, size_t errle
 int connfile_save(const char *path, const struct connfile *cf, char *err, size_t errlen);
 /* A fresh configuration on 127.0.0.1 with a random key and ports 0. */
 int connfile_init_default(struct connfile *cf);
+/* For ipc: give ports still 0 the first integers whose path is free (as
+ * jupyter_client does). No-op for tcp, where the system picks at bind. */
+int connfile_assign_ipc_ports(struct connfile *cf);
 void connfile_endpoint(const struct connfile *cf, enum connfile_channel ch, char *out, size_t outlen);
 void connfile_free(struct connfile *cf);
 

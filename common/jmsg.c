@@ -219,6 +219,10 @@ int jmsg_send(void *socket, struct signer *signer, const struct jmsg_origin *ori
 {
     char id[JMSG_ID_LEN + 1], date[64];
     char header[512];
+    if (!jmsg_valid_type(span_str(out->msg_type))) {
+        errno = EINVAL;
+        return -1;
+    }
     jmsg_new_id(id);
     jmsg_iso_now(date);
     int hlen = snprintf(header, sizeof header,

@@ -1,36 +1,32 @@
 /* jstr: JSON string escaping with UTF-8 repair; see jstr.h. */
 #include "common/jstr.h"
 
-#include <stdint.h>
 #include <stdio.h>
 
 /* Length of the valid UTF-8 sequence starting at s (at most `avail`
- * bytes), 0 if invalid, or -(needed) if valid so far but truncated. */
+ * bytes), 0 if invalid, or -(needed) if valid so far but truncated. The
+ * second byte's range rules out overlongs, surrogates and values above
+ * U+10FFFF as soon as it is seen (RFC 3629, section 4). */
 static int utf8_sequence(const unsigned char *s, size_t avail)
 {
-    unsigned char c = s[0];
+    unsigned char c = s[0], lo = 0x80, hi = 0xbf;
     int n;
-    uint32_t min;
     if (c < 0x80)
         return 1;
     if (c >= 0xc2 && c <= 0xdf)
-        n = 2, min = 0x80;
+        n = 2;
     else if (c >= 0xe0 && c <= 0xef)
-        n = 3, min = 0x800;
+        n = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
     else if (c >= 0xf0 && c <= 0xf4)
-        n = 4, min = 0x10000;
+        n = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
     else
         return 0;
-    uint32_t cp = c & (0x3f >> (n - 1));
     for (int i = 1; i < n; i++) {
         if ((size_t)i >= avail)
             return -n;
-        if ((s[i] & 0xc0) != 0x80)
+        if (s[i] < (i == 1 ? lo : 0x80) || s[i] > (i == 1 ? hi : 0xbf))
             return 0;
-        cp = cp << 6 | (s[i] & 0x3f);
     }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
     return n;
 }
 

@@ -17,11 +17,12 @@ static const struct {
 
 int modes_parse(const char *text, unsigned *flags, char *err, size_t errlen)
 {
-    *flags = 0;
-    if (strcmp(text, "default") == 0)
+    unsigned parsed = 0;
+    if (strcmp(text, "default") == 0 || text[0] == '\0') {
+        *flags = 0;
         return 0;
-    const char *p = text;
-    while (*p) {
+    }
+    for (const char *p = text;; p++) {
         size_t n = strcspn(p, "-");
         size_t i = 0;
         while (i < NMODES && !(strlen(mode_names[i].name) == n && strncmp(p, mode_names[i].name, n) == 0))
@@ -31,11 +32,12 @@ int modes_parse(const char *text, unsigned *flags, char *err, size_t errlen)
                      (int)n, p);
             return -1;
         }
-        *flags |= mode_names[i].flag;
+        parsed |= mode_names[i].flag;
         p += n;
-        if (*p == '-')
-            p++;
+        if (*p == '\0')
+            break;
     }
+    *flags = parsed;
     return 0;
 }
 

@@ -37,7 +37,7 @@ static int bind_channel(struct frontend *fe, enum connfile_channel ch, char *err
                  zmq_strerror(errno));
         return -1;
     }
-    if (fe->cf.ports[ch] == 0) { /* learn the port the system chose */
+    if (fe->cf.ports[ch] == 0) { /* tcp: learn the port the system chose */
         size_t len = sizeof endpoint;
         zmq_getsockopt(s, ZMQ_LAST_ENDPOINT, endpoint, &len);
         const char *colon = strrchr(endpoint, ':');
@@ -57,6 +57,11 @@ struct frontend *frontend_open(struct gateway *gw, struct connfile *cf, char *er
     fe->id = gw->next_frontend_id++;
     fe->cf = *cf; /* takes ownership of the key */
     memset(cf, 0, sizeof *cf);
+    if (connfile_assign_ipc_ports(&fe->cf) < 0) {
+        snprintf(err, errlen, "no free ipc paths for %s", fe->cf.ip);
+        frontend_close(fe);
+        return NULL;
+    }
     fe->signer = signer_new(fe->cf.key, strlen(fe->cf.key));
     fe->guard = replay_guard_new(REPLAY_HISTORY);
     if (!fe->signer || !fe->guard) {
@@ -219,6 +224,8 @@ static void forward_input_reply(struct frontend *fe, const struct jmsg *m)
 {
     json_t *pid = json_object_get(m->parent, "msg_id");
     struct request *req = json_is_string(pid) ? request_find_input(fe->gw, json_string_value(pid)) : NULL;
+    if (!req)
+        req = request_oldest_input(fe->gw, fe, m->session);
     if (!req || req->fe != fe) {
         log_warn("input_reply for no pending input_request (session %s): dropped", m->session);
         return;

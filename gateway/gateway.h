@@ -127,6 +127,7 @@ struct request *request_new(struct gateway *gw, struct frontend *fe, enum connfi
                             const struct jmsg *m);
 struct request *request_find(struct gateway *gw, uint64_t id);
 struct request *request_find_input(struct gateway *gw, const char *input_id);
+struct request *request_oldest_input(struct gateway *gw, struct frontend *fe, const char *sid);
 void request_set_input(struct gateway *gw, struct request *req, const char *input_id);
 void request_free(struct gateway *gw, struct request *req);
 void requests_free(struct gateway *gw);

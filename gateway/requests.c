@@ -54,6 +54,19 @@ struct request *request_find_input(struct gateway *gw, const char *input_id)
     return req;
 }
 
+/* The oldest pending input of a session: frontends such as jupyter_client
+ * answer without a parent header, so the session is all that identifies. */
+struct request *request_oldest_input(struct gateway *gw, struct frontend *fe, const char *sid)
+{
+    struct request *req, *tmp;
+    HASH_ITER(hh_input, gw->inputs, req, tmp)
+    {
+        if (req->fe == fe && req->session && strcmp(req->session->sid, sid) == 0)
+            return req;
+    }
+    return NULL;
+}
+
 /* Record (or, with "", clear) the msg_id of the request's pending input. */
 void request_set_input(struct gateway *gw, struct request *req, const char *input_id)
 {
