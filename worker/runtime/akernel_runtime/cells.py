@@ -234,6 +234,11 @@ class Session:
 
     def finish(self, cell: Cell, error: BaseException = None) -> None:
         _akernel.flush()
+        stopping = error is not None and cell.stop_on_error
+        if stopping:
+            # What was sent before this reply is aborted; what a client sends
+            # after seeing it (and the idle that follows) is not.
+            self.worker.read_channel()
         if error is not None:
             reply = self._error_reply(cell, error)
         else:
@@ -241,7 +246,7 @@ class Session:
                      "user_expressions": self._user_expressions(cell)}
         outputs.send_reply(cell.req, "execute_reply", reply)
         self._done(cell)
-        if error is not None and cell.stop_on_error:
+        if stopping:
             self.abort_queued()
         for waiter in cell.waiters:
             if not waiter.done:
@@ -284,7 +289,7 @@ class Session:
 
     def abort_queued(self) -> None:
         """After an error with stop_on_error: drop the cells waiting in the
-        chain, and those already sent but not yet read from the channel."""
+        chain, and those read from the channel but not yet handled."""
         self.worker.abort_pending_executes(self)
         for cell in [c for c in self.cells if c.queued]:
             self.abort(cell)

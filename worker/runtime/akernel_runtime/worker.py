@@ -166,8 +166,7 @@ class Worker:
             old.close()
 
     def abort_pending_executes(self, session) -> None:
-        """Abort execute requests of `session` already sent by the router."""
-        self.read_channel()
+        """Abort execute requests of `session` read but not yet handled."""
         keep = []
         for m in self.backlog:
             if (m[0] == b"request" and m[2] == b"execute_request"
