@@ -202,8 +202,7 @@ static void forward_to_worker(struct frontend *fe, enum connfile_channel ch, con
         fail_request(gw, req, "WorkerUnavailable", "no worker process is available (see the kernel log)");
         return;
     }
-    req->session = s;
-    req->worker = w;
+    request_attach(req, s, w);
     char id[24];
     snprintf(id, sizeof id, "%llu", (unsigned long long)req->id);
     struct span parts[CHAN_MAX_PARTS] = {span_str("request"), span_str(id), span_str(m->msg_type),
@@ -211,8 +210,6 @@ static void forward_to_worker(struct frontend *fe, enum connfile_channel ch, con
     size_t nparts = 6;
     for (size_t i = 0; i < m->nbuffers && nparts < CHAN_MAX_PARTS; i++)
         parts[nparts++] = jmsg_buffer(m, i);
-    s->inflight++;
-    w->inflight++;
     if (worker_send(w, parts, nparts) < 0) {
         log_warn("worker %u queue is full: refusing %s from session %s", w->id, m->msg_type, m->session);
         fail_request(gw, req, "WorkerBusy",

@@ -48,7 +48,7 @@ struct session {
     struct frontend *fe;
     char *sid;             /* the session id the client sent */
     struct worker *worker; /* NULL until assigned, or after its worker died */
-    unsigned inflight;     /* requests sent and not yet answered */
+    struct request *inflight; /* requests sent and not yet answered, oldest first */
     UT_hash_handle hh;
 };
 
@@ -62,6 +62,7 @@ struct request {
     struct span *idents; /* routing identities, copied */
     size_t nidents;
     struct span parent; /* the request's raw header: parent of all it causes */
+    struct request *session_next, *session_prev; /* session->inflight list */
     char input_id[JMSG_ID_LEN + 1]; /* msg_id of a pending input_request */
     UT_hash_handle hh;              /* gateway.requests, by id */
     UT_hash_handle hh_input;        /* gateway.inputs, by input_id */
@@ -129,6 +130,7 @@ struct request *request_find(struct gateway *gw, uint64_t id);
 struct request *request_find_input(struct gateway *gw, const char *input_id);
 struct request *request_oldest_input(struct gateway *gw, struct frontend *fe, const char *sid);
 void request_set_input(struct gateway *gw, struct request *req, const char *input_id);
+void request_attach(struct request *req, struct session *s, struct worker *w);
 void request_free(struct gateway *gw, struct request *req);
 void requests_free(struct gateway *gw);
 

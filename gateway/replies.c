@@ -46,15 +46,17 @@ int reply_to(struct request *req, const char *msg_type, struct span content)
     return reply_send(req->fe, req->channel, req->idents, req->nidents, msg_type, req->parent, content);
 }
 
-/* The request is answered: say idle and forget it. */
+/* The request is answered: say idle and forget it. If the session still
+ * has requests in flight (cells queued behind this one), say busy again for
+ * the oldest, so a frontend's kernel indicator stays busy while they run. */
 void finish_request(struct gateway *gw, struct request *req)
 {
-    publish_status(req->fe, req->parent, "idle");
-    if (req->session && req->session->inflight)
-        req->session->inflight--;
-    if (req->worker && req->worker->inflight)
-        req->worker->inflight--;
+    struct session *s = req->session;
+    struct frontend *fe = req->fe;
+    publish_status(fe, req->parent, "idle");
     request_free(gw, req);
+    if (s && s->inflight)
+        publish_status(fe, s->inflight->parent, "busy");
 }
 
 /* "execute_request" -> "execute_reply"; NULL for messages without a reply. */

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <utlist.h>
+
 #include "gateway/gateway.h"
 
 struct request *request_new(struct gateway *gw, struct frontend *fe, enum connfile_channel ch,
@@ -77,8 +79,21 @@ void request_set_input(struct gateway *gw, struct request *req, const char *inpu
         HASH_ADD(hh_input, gw->inputs, input_id, strlen(req->input_id), req);
 }
 
+/* The request is sent to worker w for session s. */
+void request_attach(struct request *req, struct session *s, struct worker *w)
+{
+    req->session = s;
+    req->worker = w;
+    w->inflight++;
+    DL_APPEND2(s->inflight, req, session_prev, session_next);
+}
+
 void request_free(struct gateway *gw, struct request *req)
 {
+    if (req->session)
+        DL_DELETE2(req->session->inflight, req, session_prev, session_next);
+    if (req->worker && req->worker->inflight)
+        req->worker->inflight--;
     request_set_input(gw, req, "");
     HASH_DELETE(hh, gw->requests, req);
     free(req);

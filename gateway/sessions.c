@@ -62,10 +62,8 @@ void sessions_detach_worker(struct gateway *gw, struct worker *w)
     struct session *s, *tmp;
     HASH_ITER(hh, gw->sessions, s, tmp)
     {
-        if (s->worker == w) {
+        if (s->worker == w)
             s->worker = NULL;
-            s->inflight = 0;
-        }
     }
     w->nsessions = 0;
 }

@@ -100,3 +100,16 @@ def test_blocking_cell_holds_up_the_others(kernel, tmp_path):
     other = kernel.submit("print('after')")
     gate.touch()
     assert reply_order(kernel, blocking, other) == [blocking, other]
+
+
+def test_status_stays_busy_while_queued_cells_run(kernel):
+    """When a cell ends while others of the session are queued, the router
+    says busy again (for the oldest), so a frontend's indicator stays busy."""
+    first = kernel.submit("await asyncio.sleep(0.2)")
+    second = kernel.submit("await asyncio.sleep(0.2)")
+    kernel.finish(first)
+    kernel.finish(second)
+    states = [m["content"]["execution_state"] for m in kernel.iopub[second] if m["msg_type"] == "status"]
+    assert states == ["busy", "busy", "idle"]
+    states = [m["content"]["execution_state"] for m in kernel.iopub[first] if m["msg_type"] == "status"]
+    assert states == ["busy", "idle"]
