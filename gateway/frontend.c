@@ -198,8 +198,13 @@ static void forward_to_worker(struct frontend *fe, enum connfile_channel ch, con
     struct session *s = session_get(gw, fe, m->session);
     struct worker *w = s ? session_worker(gw, s) : NULL;
     if (!w) {
+        char why[256];
+        snprintf(why, sizeof why, "No worker process can take this notebook: %s.",
+                 workers_alive(gw) >= (unsigned)gw->opts.max_workers
+                     ? "the kernel already runs --max-workers workers"
+                     : "a worker could not be started (see the kernel log)");
         log_error("no worker can take %s from session %s", m->msg_type, m->session);
-        fail_request(gw, req, "WorkerUnavailable", "no worker process is available (see the kernel log)");
+        fail_request(gw, req, "WorkerUnavailable", why);
         return;
     }
     request_attach(req, s, w);

@@ -21,6 +21,8 @@ void options_usage_launch(void)
             "  --max-workers N      at most N workers alive (default: 64)\n"
             "  --isolate            give every session a worker of its own\n"
             "  --preload MODULES    comma-separated modules the zygote imports once\n"
+            "  --worker-queue-limit BYTES  requests queued to one worker before new ones\n"
+            "                       are refused with an error (default: 256 MiB)\n"
             "  --log-level LEVEL    error, warn, info (default) or debug\n");
 }
 
@@ -37,7 +39,20 @@ static int parse_count(const char *flag, const char *text, int min, int *out)
     return 0;
 }
 
-enum { OPT_WORKERS = 1000, OPT_MAX_WORKERS, OPT_ISOLATE, OPT_PRELOAD, OPT_LOG_LEVEL };
+enum { OPT_WORKERS = 1000, OPT_MAX_WORKERS, OPT_ISOLATE, OPT_PRELOAD, OPT_LOG_LEVEL, OPT_QUEUE_LIMIT };
+
+static int parse_bytes(const char *flag, const char *text, size_t *out)
+{
+    char *end;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (*text == '\0' || *text == '-' || *end != '\0' || v < 1024) {
+        fprintf(stderr, "akernel-gateway: %s needs a number of bytes (at least 1024), not \"%s\"\n",
+                flag, text);
+        return -1;
+    }
+    *out = (size_t)v;
+    return 0;
+}
 
 static int parse_option(int c, struct gateway_options *o)
 {
@@ -48,6 +63,7 @@ static int parse_option(int c, struct gateway_options *o)
     case OPT_MAX_WORKERS: return parse_count("--max-workers", optarg, 1, &o->max_workers);
     case OPT_ISOLATE: o->isolate = true; return 0;
     case OPT_PRELOAD: o->preload = optarg; return 0;
+    case OPT_QUEUE_LIMIT: return parse_bytes("--worker-queue-limit", optarg, &o->worker_queue_limit);
     case OPT_LOG_LEVEL:
         level = log_level_parse(optarg);
         if (level < 0) {
@@ -69,6 +85,7 @@ int options_parse_launch(int argc, char **argv, struct gateway_options *o)
         {"isolate", no_argument, NULL, OPT_ISOLATE},
         {"preload", required_argument, NULL, OPT_PRELOAD},
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+        {"worker-queue-limit", required_argument, NULL, OPT_QUEUE_LIMIT},
         {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof *o);

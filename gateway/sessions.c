@@ -42,7 +42,8 @@ struct session *session_get(struct gateway *gw, struct frontend *fe, const char 
     return s;
 }
 
-/* The worker that runs this session's requests, assigning one if needed. */
+/* The worker that runs this session's requests, assigning one if needed.
+ * NULL when none can be had (the log says why). */
 struct worker *session_worker(struct gateway *gw, struct session *s)
 {
     if (s->worker)

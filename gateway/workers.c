@@ -244,6 +244,8 @@ void worker_on_readable(struct worker *w)
         }
         w->in.len += (size_t)n;
         total += (size_t)n;
+        if ((size_t)n < READ_CHUNK)
+            break; /* drained (poll says so again if not) */
     }
     if (handle_input(w) < 0) {
         log_error("worker %u (pid %d) sent a corrupt stream: stopping it", w->id, (int)w->pid);

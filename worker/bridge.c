@@ -4,7 +4,8 @@
  *   recv() -> list of tuples of bytes   every complete message waiting
  *   send(*parts)                         one event (str parts are UTF-8)
  *   stream(req, name, text)              queue stdout (1) / stderr (2) text
- *   flush()                              send queued stream text now
+ *   flush()                              write everything queued now
+ *   collect()                            queue pending C-level output, no write
  *   set_current(req)                     request whose code runs now
  *   fileno()                             the channel, for the event loop
  *   log(text)                            a line in the kernel's log
@@ -36,10 +37,12 @@ static int read_available(void)
             errno = ENOMEM;
             return -1;
         }
-        ssize_t n = recv(channel.fd, channel.in.data + channel.in.len,
-                         channel.in.cap - channel.in.len, MSG_DONTWAIT);
+        size_t room = channel.in.cap - channel.in.len;
+        ssize_t n = recv(channel.fd, channel.in.data + channel.in.len, room, MSG_DONTWAIT);
         if (n > 0) {
             channel.in.len += (size_t)n;
+            if ((size_t)n < room)
+                return 0; /* drained (the loop polls again if not) */
             continue;
         }
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -174,6 +177,13 @@ static PyObject *bridge_flush(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+static PyObject *bridge_collect(PyObject *self, PyObject *args)
+{
+    (void)self, (void)args;
+    output_collect();
+    Py_RETURN_NONE;
+}
+
 static PyObject *bridge_set_current(PyObject *self, PyObject *arg)
 {
     (void)self;
@@ -204,7 +214,8 @@ static PyMethodDef bridge_methods[] = {
     {"recv", bridge_recv, METH_NOARGS, "Every complete message from the router, as tuples of bytes."},
     {"send", bridge_send, METH_VARARGS, "Send one event to the router."},
     {"stream", bridge_stream, METH_VARARGS, "Queue stream text: stream(req, name, text)."},
-    {"flush", bridge_flush, METH_NOARGS, "Send queued stream text now."},
+    {"flush", bridge_flush, METH_NOARGS, "Write everything queued now."},
+    {"collect", bridge_collect, METH_NOARGS, "Queue what C stdio buffers and fds 1, 2 hold (no write)."},
     {"set_current", bridge_set_current, METH_O, "Attribute fd-level output to this request."},
     {"log", bridge_log, METH_O, "Write a line to the kernel's log (not to a cell)."},
     {"fileno", bridge_fileno, METH_NOARGS, "The channel's file descriptor."},

@@ -1,4 +1,4 @@
-/* output: ordered worker output with fd capture; see output.h. */
+/* output: ordered, batched worker output with fd capture; see output.h. */
 #include "worker/output.h"
 
 #include <errno.h>
@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,7 +19,7 @@
 #include "common/log.h"
 
 #define FLUSH_MS 50
-#define FLUSH_BYTES (256u << 10) /* flush at once past this much text */
+#define FLUSH_BYTES (256u << 10) /* write at once past this much */
 
 struct chunk {
     uint64_t req;
@@ -29,18 +29,88 @@ struct chunk {
 
 static struct {
     pthread_mutex_t lock;
-    int channel;      /* -1 in a process forked by user code */
-    int pipes[3];     /* read ends for fd 1 and 2, by stream name */
-    int wake;         /* eventfd: the helper thread re-arms its timer */
+    int channel;  /* -1 in a process forked by user code */
+    int pipes[3]; /* read ends for fd 1 and 2, by stream name */
+    int timer;    /* timerfd: wakes the helper thread FLUSH_MS after output is queued */
     struct chunk *chunks;
-    size_t nchunks, cap, bytes;
-    struct timespec first; /* when the oldest unflushed byte arrived */
+    size_t nchunks, cap;
+    struct buf queue;      /* encoded events waiting to be written */
+    size_t pending;        /* bytes in chunks and queue */
+    struct timespec first; /* when the oldest pending byte arrived */
     uint64_t current;
-    struct buf frame, json;
-} out = {.lock = PTHREAD_MUTEX_INITIALIZER, .channel = -1, .pipes = {-1, -1, -1}, .wake = -1};
+    struct buf json;
+} out = {.lock = PTHREAD_MUTEX_INITIALIZER, .channel = -1, .pipes = {-1, -1, -1}, .timer = -1};
 
-static void write_all(const char *data, size_t len)
+/* Wake the helper thread `ms` from now (arming a timer wakes no one now). */
+static void arm_timer(long ms)
 {
+    struct itimerspec when = {.it_value = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000}};
+    if (out.timer >= 0 && timerfd_settime(out.timer, 0, &when, NULL) < 0)
+        log_debug("timerfd_settime: %s", strerror(errno));
+}
+
+static void note_pending_locked(size_t bytes)
+{
+    if (out.pending == 0 && bytes > 0) {
+        clock_gettime(CLOCK_MONOTONIC, &out.first);
+        arm_timer(FLUSH_MS);
+    }
+    out.pending += bytes;
+}
+
+static void queue_locked(const struct span *parts, size_t nparts)
+{
+    size_t before = out.queue.len;
+    if (chan_encode(&out.queue, parts, nparts) < 0) {
+        log_error("an event of %zu parts could not be encoded: dropped", nparts);
+        return;
+    }
+    note_pending_locked(out.queue.len - before);
+}
+
+static void queue_chunk_locked(struct chunk *c, size_t len)
+{
+    char id[24];
+    snprintf(id, sizeof id, "%llu", (unsigned long long)c->req);
+    buf_reset(&out.json);
+    buf_append(&out.json, c->name == STREAM_STDERR ? "{\"name\":\"stderr\",\"text\":"
+                                                   : "{\"name\":\"stdout\",\"text\":", 24);
+    if (jstr_append(&out.json, buf_head(&c->text), len) < 0 || buf_append(&out.json, "}", 1) < 0)
+        return;
+    struct span parts[] = {span_str("iopub"), span_str(id), span_str("stream"),
+                           {buf_head(&out.json), buf_pending(&out.json)}};
+    queue_locked(parts, 4);
+}
+
+/* Turn stream chunks into events; the last may keep an incomplete UTF-8
+ * tail until the rest of it arrives. */
+static void queue_chunks_locked(void)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < out.nchunks; i++) {
+        struct chunk *c = &out.chunks[i];
+        size_t len = buf_pending(&c->text);
+        if (i + 1 == out.nchunks)
+            len = jstr_complete_prefix(buf_head(&c->text), len);
+        if (len > 0)
+            queue_chunk_locked(c, len); /* adds the event before the text is subtracted */
+        out.pending -= len;
+        buf_consume(&c->text, len);
+        if (buf_pending(&c->text) > 0) { /* the held-back tail */
+            out.chunks[0] = *c;
+            kept = 1;
+        } else {
+            buf_free(&c->text);
+        }
+    }
+    out.nchunks = kept;
+}
+
+static void write_queue_locked(void)
+{
+    const char *data = buf_head(&out.queue);
+    size_t len = buf_pending(&out.queue);
+    out.pending -= len;
     while (len > 0) {
         ssize_t n = send(out.channel, data, len, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
@@ -52,54 +122,7 @@ static void write_all(const char *data, size_t len)
         data += n;
         len -= (size_t)n;
     }
-}
-
-static void send_locked(const struct span *parts, size_t nparts)
-{
-    buf_reset(&out.frame);
-    if (chan_encode(&out.frame, parts, nparts) < 0) {
-        log_error("an event of %zu parts could not be encoded: dropped", nparts);
-        return;
-    }
-    write_all(buf_head(&out.frame), buf_pending(&out.frame));
-}
-
-static void send_chunk_locked(struct chunk *c, size_t len)
-{
-    char id[24];
-    snprintf(id, sizeof id, "%llu", (unsigned long long)c->req);
-    buf_reset(&out.json);
-    buf_append(&out.json, c->name == STREAM_STDERR ? "{\"name\":\"stderr\",\"text\":"
-                                                   : "{\"name\":\"stdout\",\"text\":", 24);
-    if (jstr_append(&out.json, buf_head(&c->text), len) < 0 || buf_append(&out.json, "}", 1) < 0)
-        return;
-    struct span parts[] = {span_str("iopub"), span_str(id), span_str("stream"),
-                           {buf_head(&out.json), buf_pending(&out.json)}};
-    send_locked(parts, 4);
-}
-
-/* Send every chunk; the last may keep an incomplete UTF-8 tail. */
-static void flush_locked(void)
-{
-    size_t kept = 0;
-    for (size_t i = 0; i < out.nchunks; i++) {
-        struct chunk *c = &out.chunks[i];
-        size_t len = buf_pending(&c->text);
-        if (i + 1 == out.nchunks)
-            len = jstr_complete_prefix(buf_head(&c->text), len);
-        if (len > 0 && out.channel >= 0)
-            send_chunk_locked(c, len);
-        buf_consume(&c->text, len);
-        if (buf_pending(&c->text) > 0) { /* the held-back tail */
-            out.chunks[0] = *c;
-            kept = 1;
-        } else {
-            buf_free(&c->text);
-        }
-    }
-    out.nchunks = kept;
-    out.bytes = kept ? buf_pending(&out.chunks[0].text) : 0;
-    clock_gettime(CLOCK_MONOTONIC, &out.first);
+    buf_reset(&out.queue);
 }
 
 static void append_locked(uint64_t req, int name, const char *text, size_t len)
@@ -121,29 +144,33 @@ static void append_locked(uint64_t req, int name, const char *text, size_t len)
         last = &out.chunks[out.nchunks++];
         *last = (struct chunk){.req = req, .name = name};
     }
-    if (out.bytes == 0) {
-        clock_gettime(CLOCK_MONOTONIC, &out.first);
-        uint64_t one = 1;
-        if (out.wake >= 0 && write(out.wake, &one, sizeof one) < 0)
-            log_debug("wake write: %s", strerror(errno));
-    }
     if (buf_append(&last->text, text, len) == 0)
-        out.bytes += len;
-    if (out.bytes >= FLUSH_BYTES)
-        flush_locked();
+        note_pending_locked(len);
 }
 
 /* Move what the fd pipes hold into chunks of the current request. */
 static void drain_pipes_locked(void)
 {
+    struct pollfd fds[] = {{out.pipes[STREAM_STDOUT], POLLIN, 0}, {out.pipes[STREAM_STDERR], POLLIN, 0}};
+    if (out.pipes[STREAM_STDOUT] < 0 || poll(fds, 2, 0) <= 0)
+        return;
     char data[65536];
     for (int name = STREAM_STDOUT; name <= STREAM_STDERR; name++) {
-        if (out.pipes[name] < 0)
+        if (!(fds[name - 1].revents & POLLIN))
             continue;
         ssize_t n;
         while ((n = read(out.pipes[name], data, sizeof data)) > 0)
             append_locked(OUTPUT_CURRENT, name, data, (size_t)n);
     }
+}
+
+static void flush_locked(void)
+{
+    drain_pipes_locked();
+    queue_chunks_locked();
+    if (out.channel >= 0)
+        write_queue_locked();
+    clock_gettime(CLOCK_MONOTONIC, &out.first);
 }
 
 static long ms_since(const struct timespec *t)
@@ -157,21 +184,22 @@ static void *helper_thread(void *unused)
 {
     (void)unused;
     for (;;) {
-        pthread_mutex_lock(&out.lock);
-        long wait = out.bytes ? FLUSH_MS - ms_since(&out.first) : -1;
-        pthread_mutex_unlock(&out.lock);
         struct pollfd fds[] = {{out.pipes[STREAM_STDOUT], POLLIN, 0},
                                {out.pipes[STREAM_STDERR], POLLIN, 0},
-                               {out.wake, POLLIN, 0}};
-        if (wait != 0)
-            poll(fds, 3, wait < 0 ? -1 : (int)wait);
-        uint64_t counter;
-        if (read(out.wake, &counter, sizeof counter) < 0 && errno != EAGAIN)
-            log_debug("wake read: %s", strerror(errno));
+                               {out.timer, POLLIN, 0}};
+        poll(fds, 3, -1);
+        uint64_t expirations;
+        if (read(out.timer, &expirations, sizeof expirations) < 0 && errno != EAGAIN)
+            log_debug("timerfd read: %s", strerror(errno));
         pthread_mutex_lock(&out.lock);
         drain_pipes_locked();
-        if (out.bytes && ms_since(&out.first) >= FLUSH_MS)
-            flush_locked();
+        if (out.pending) {
+            long age = ms_since(&out.first);
+            if (age >= FLUSH_MS || out.pending >= FLUSH_BYTES)
+                flush_locked();
+            else
+                arm_timer(FLUSH_MS - age);
+        }
         pthread_mutex_unlock(&out.lock);
     }
     return NULL;
@@ -184,7 +212,8 @@ static void after_fork_in_child(void)
 {
     pthread_mutex_init(&out.lock, NULL);
     out.channel = -1;
-    out.nchunks = out.bytes = 0;
+    out.nchunks = out.pending = 0;
+    buf_reset(&out.queue);
 }
 
 static int capture_fd(int fd)
@@ -205,8 +234,8 @@ int output_start(int channel)
     out.channel = channel;
     out.pipes[STREAM_STDOUT] = capture_fd(STDOUT_FILENO);
     out.pipes[STREAM_STDERR] = capture_fd(STDERR_FILENO);
-    out.wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (out.pipes[STREAM_STDOUT] < 0 || out.pipes[STREAM_STDERR] < 0 || out.wake < 0) {
+    out.timer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    if (out.pipes[STREAM_STDOUT] < 0 || out.pipes[STREAM_STDERR] < 0 || out.timer < 0) {
         log_error("cannot capture stdout/stderr: %s", strerror(errno));
         return -1;
     }
@@ -228,9 +257,11 @@ int output_send(const struct span *parts, size_t nparts)
         pthread_mutex_unlock(&out.lock);
         return -1;
     }
-    drain_pipes_locked();
-    flush_locked();
-    send_locked(parts, nparts);
+    drain_pipes_locked(); /* output written before this event goes first */
+    queue_chunks_locked();
+    queue_locked(parts, nparts);
+    if (out.pending >= FLUSH_BYTES)
+        flush_locked();
     pthread_mutex_unlock(&out.lock);
     return 0;
 }
@@ -240,6 +271,8 @@ void output_stream(uint64_t req, int name, const char *text, size_t len)
     pthread_mutex_lock(&out.lock);
     if (out.channel >= 0) {
         append_locked(req, name, text, len);
+        if (out.pending >= FLUSH_BYTES)
+            flush_locked();
         pthread_mutex_unlock(&out.lock);
         return;
     }
@@ -252,8 +285,15 @@ void output_flush(void)
 {
     fflush(NULL); /* C stdio buffers of extension code */
     pthread_mutex_lock(&out.lock);
-    drain_pipes_locked();
     flush_locked();
+    pthread_mutex_unlock(&out.lock);
+}
+
+void output_collect(void)
+{
+    fflush(NULL);
+    pthread_mutex_lock(&out.lock);
+    drain_pipes_locked();
     pthread_mutex_unlock(&out.lock);
 }
 

@@ -68,12 +68,15 @@ from kernel_client import Kernel  # noqa: E402  (needs the environment above)
 
 @pytest.fixture
 def kernel(request):
-    """A started kernel in the mode given by @pytest.mark.mode("...")."""
-    marker = request.node.get_closest_marker("mode")
-    k = Kernel(kernel_name(marker.args[0] if marker else ""))
+    """A started kernel in the mode given by @pytest.mark.mode("..."), with
+    extra command-line options from @pytest.mark.args(...)."""
+    mode = request.node.get_closest_marker("mode")
+    args = request.node.get_closest_marker("args")
+    k = Kernel(kernel_name(mode.args[0] if mode else ""), extra_args=args.args if args else ())
     yield k
     k.stop()
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "mode(name): run the kernel fixture in this akernel mode")
+    config.addinivalue_line("markers", "args(*options): extra akernel-gateway launch options")

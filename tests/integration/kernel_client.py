@@ -1,6 +1,9 @@
 """A test frontend over jupyter_client: starts a kernel from its
 kernelspec, and sorts iopub messages by the request they answer, so tests
-with several cells in flight can wait on exactly the message they expect."""
+with several cells in flight can wait on exactly the message they expect.
+
+Kernel owns the process (a KernelManager) and is itself a Client; more
+Clients, each a notebook with its own session ID, join with new_client()."""
 
 import collections
 import os
@@ -8,22 +11,21 @@ import queue
 import signal
 import time
 
-from jupyter_client import KernelManager
+from jupyter_client import BlockingKernelClient, KernelManager
+from jupyter_client.session import Session
 
 TIMEOUT = 30
 
 
-class Kernel:
-    def __init__(self, name: str, extra_env=None):
-        self.km = KernelManager(kernel_name=name)
-        env = dict(os.environ, **(extra_env or {}))
-        self.km.start_kernel(env=env)
-        self.pid = self.km.provisioner.process.pid
-        self.kc = self.km.client()
-        self.kc.start_channels()
-        self.kc.wait_for_ready(timeout=TIMEOUT)
+class Client:
+    def __init__(self, kc):
+        self.kc = kc
         self.iopub = collections.defaultdict(list)  # parent msg_id -> messages
         self.replies = {}  # parent msg_id -> shell reply
+
+    @property
+    def session_id(self) -> str:
+        return self.kc.session.session
 
     # -- collecting ---------------------------------------------------------------
 
@@ -115,12 +117,58 @@ class Kernel:
         return reply["content"]
 
     def interrupt(self):
-        self.km.interrupt_kernel()
+        """An interrupt_request from this client's session."""
+        msg = self.kc.session.msg("interrupt_request", {})
+        self.kc.control_channel.send(msg)
+        reply = self.kc.get_control_msg(timeout=TIMEOUT)
+        assert reply["msg_type"] == "interrupt_reply", reply
+        return reply["content"]
+
+    def restart_session(self):
+        """shutdown_request(restart=True) from this client's session."""
+        self.kc.shutdown(restart=True)
+        reply = self.kc.get_control_msg(timeout=TIMEOUT)
+        assert reply["content"] == {"status": "ok", "restart": True}, reply
 
     def worker_pid(self) -> int:
         return int(self.result("import os; os.getpid()"))
 
+    def close(self):
+        self.kc.stop_channels()
+
+
+class Kernel(Client):
+    def __init__(self, name: str, extra_env=None, extra_args=()):
+        self.km = KernelManager(kernel_name=name)
+        if extra_args:
+            self.km.kernel_spec.argv.extend(extra_args)
+        env = dict(os.environ, **(extra_env or {}))
+        self.km.start_kernel(env=env)
+        self.pid = self.km.provisioner.process.pid
+        kc = self.km.client()
+        kc.start_channels()
+        kc.wait_for_ready(timeout=TIMEOUT)
+        super().__init__(kc)
+        self.clients = []
+
+    def new_client(self) -> Client:
+        """Another notebook on the same kernel: its own session ID."""
+        info = self.km.get_connection_info()
+        kc = BlockingKernelClient(session=Session(key=info["key"]))
+        kc.load_connection_info(info)
+        kc.start_channels()
+        kc.wait_for_ready(timeout=TIMEOUT)
+        client = Client(kc)
+        self.clients.append(client)
+        return client
+
+    def interrupt_all(self):
+        """What a kernel manager does: interrupt_request from its own session."""
+        self.km.interrupt_kernel()
+
     def stop(self):
+        for c in self.clients:
+            c.close()
         self.kc.stop_channels()
         if self.km.has_kernel:
             try:

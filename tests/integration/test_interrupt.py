@@ -18,7 +18,7 @@ def test_interrupt_blocking_cell(kernel, how):
     msg_id = kernel.submit("import time\nprint('started')\ntime.sleep(60)")
     started(kernel, msg_id)
     if how == "message":
-        kernel.interrupt()
+        kernel.interrupt_all()  # what a kernel manager sends
     else:
         os.kill(kernel.pid, signal.SIGINT)  # the router turns it into an interrupt
     reply, outs = kernel.finish(msg_id)

@@ -174,17 +174,18 @@ class Session:
             self.execution_count += 1
         cell.count = self.execution_count
         if cell.out:
-            outputs.send_iopub(cell.req, "execute_input",
-                               {"code": cell.code, "execution_count": cell.count})
+            outputs.send_raw("iopub", cell.req, "execute_input",
+                             f'{{"code":{outputs.json_string(cell.code)},"execution_count":{cell.count}}}')
         if cell.store_history:
             cell.history = [cell.count, cell.code, None]
             self.history.append(cell.history)
-        self.counts[outputs.cell_filename(cell.code)] = cell.count
         try:
             compiled = compile_cell(cell.code)
         except (SyntaxError, ValueError, OverflowError, MemoryError, RecursionError) as e:
+            self.counts[outputs.cell_filename(cell.code)] = cell.count
             self.finish(cell, e)
             return
+        self.counts[compiled.filename] = cell.count
         if compiled.is_async:
             cell.task = self.worker.loop.create_task(self._run_async(cell, compiled))
             cell.task.add_done_callback(lambda task: self._task_ended(cell, task))
@@ -233,18 +234,22 @@ class Session:
     # -- finishing -------------------------------------------------------------------
 
     def finish(self, cell: Cell, error: BaseException = None) -> None:
-        _akernel.flush()
+        _akernel.collect()  # its last C-level output goes before its reply
         stopping = error is not None and cell.stop_on_error
         if stopping:
             # What was sent before this reply is aborted; what a client sends
             # after seeing it (and the idle that follows) is not.
             self.worker.read_channel()
         if error is not None:
-            reply = self._error_reply(cell, error)
+            outputs.send_reply(cell.req, "execute_reply", self._error_reply(cell, error))
+        elif cell.user_expressions:
+            outputs.send_reply(cell.req, "execute_reply", {
+                "status": "ok", "execution_count": cell.count, "payload": [],
+                "user_expressions": self._user_expressions(cell)})
         else:
-            reply = {"status": "ok", "execution_count": cell.count, "payload": [],
-                     "user_expressions": self._user_expressions(cell)}
-        outputs.send_reply(cell.req, "execute_reply", reply)
+            outputs.send_raw("reply", cell.req, "execute_reply",
+                             f'{{"status":"ok","execution_count":{cell.count},'
+                             f'"user_expressions":{{}},"payload":[]}}')
         self._done(cell)
         if stopping:
             self.abort_queued()

@@ -21,29 +21,46 @@ _RUNTIME_DIR = __file__.rsplit("/", 1)[0]
 _MAIN_THREAD = threading.main_thread().ident
 
 
-def dumps(obj) -> str:
-    return json.dumps(obj, separators=(",", ":"), default=repr)
+dumps = json.JSONEncoder(separators=(",", ":"), default=repr).encode
+json_string = json.encoder.encode_basestring  # the C one: str -> JSON literal
+
+
+def _no_loop():
+    pass
+
+
+# Events are queued in C and written when the loop has handled what it read;
+# set by the worker to make sure a queue filled outside that is flushed too.
+schedule_flush = _no_loop
 
 
 def send_iopub(req: int, msg_type: str, content: dict, buffers=()) -> None:
     _akernel.send("iopub", str(req), msg_type, dumps(content), *buffers)
+    schedule_flush()
+
+
+def send_raw(kind: str, req: int, msg_type: str, content_json: str) -> None:
+    """send_iopub/send_reply with content already encoded (hot paths)."""
+    _akernel.send(kind, str(req), msg_type, content_json)
+    schedule_flush()
 
 
 def send_reply(req: int, msg_type: str, content: dict) -> None:
     _akernel.send("reply", str(req), msg_type, dumps(content))
+    schedule_flush()
 
 
 def send_done(req: int) -> None:
     _akernel.send("done", str(req))
+    schedule_flush()
 
 
 class Stream(io.TextIOBase):
     """sys.stdout / sys.stderr: text goes to the cell that wrote it."""
 
-    def __init__(self, name: str, fd: int, loop_flush):
+    def __init__(self, name: str, fd: int):
         self._name = name
         self._fd = fd
-        self._loop_flush = loop_flush
 
     @property
     def name(self):
@@ -70,7 +87,7 @@ class Stream(io.TextIOBase):
         if req and text:
             _akernel.stream(req, self._fd, text)
             if threading.get_ident() == _MAIN_THREAD:
-                self._loop_flush()
+                schedule_flush()
         return len(text)
 
     def flush(self):
@@ -129,6 +146,12 @@ def displayhook(value):
     data = format_result(value)
     if cell.history is not None:
         cell.history[2] = data["text/plain"]
-    if cell.out:
+    if not cell.out:
+        return
+    if len(data) == 1:  # text/plain only: the common case, encoded by hand
+        send_raw("iopub", cell.req, "execute_result",
+                 f'{{"execution_count":{cell.count},"data":{{"text/plain":{json_string(data["text/plain"])}}},'
+                 f'"metadata":{{}}}}')
+    else:
         send_iopub(cell.req, "execute_result",
                    {"execution_count": cell.count, "data": data, "metadata": {}})

@@ -24,8 +24,8 @@ def _cell_for_input():
 
 
 def _ask(cell, prompt, password: bool) -> None:
-    _akernel.flush()
     _akernel.send("input_request", str(cell.req), dumps({"prompt": str(prompt), "password": password}))
+    _akernel.flush()
 
 
 def input(prompt=""):

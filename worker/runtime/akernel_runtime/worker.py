@@ -47,6 +47,7 @@ class Worker:
         self.pending_inputs = {}  # request id -> future, for ainput()
         self._current_out = None
         self._flush_scheduled = False
+        self._dispatching = False
         self.handlers = {
             "execute_request": self.on_execute,
             "complete_request": introspect.complete,
@@ -70,7 +71,9 @@ class Worker:
         self.running = None
 
     def schedule_flush(self) -> None:
-        if not self._flush_scheduled:
+        """Write queued output once the loop is idle (on_readable flushes
+        what its own dispatch queued)."""
+        if not self._flush_scheduled and not self._dispatching:
             self._flush_scheduled = True
             self.loop.call_soon(self._flush)
 
@@ -95,7 +98,12 @@ class Worker:
 
     def on_readable(self) -> None:
         self.read_channel()
-        self.process_backlog()
+        self._dispatching = True
+        try:
+            self.process_backlog()
+        finally:
+            self._dispatching = False
+            _akernel.flush()
 
     def process_backlog(self) -> None:
         while self.backlog:
@@ -104,7 +112,7 @@ class Worker:
     def dispatch(self, msg) -> None:
         kind = msg[0]
         if kind == b"request":
-            self.on_request(int(msg[1]), msg[2].decode(), msg[3].decode(), msg[4], msg[5], msg[6:])
+            self.on_request(int(msg[1]), msg[2].decode(), msg[3].decode(), msg[4].decode(), msg[5], msg[6:])
         elif kind == b"input_reply":
             stdin.deliver(self, int(msg[1]), json.loads(msg[2]))
         elif kind == b"interrupt":
@@ -120,7 +128,8 @@ class Worker:
             if handler is None:  # comm messages until comms are supported
                 outputs.send_done(req)
                 return
-            handler(self, req, self.session(sid), json.loads(content), json.loads(metadata))
+            metadata = json.loads(metadata) if metadata != b"{}" else {}
+            handler(self, req, self.session(sid), json.loads(content), metadata)
         except Exception as e:  # a bug here must not leave the client waiting
             log("".join(traceback.format_exception(e)))
             reply = msg_type.replace("_request", "_reply")
@@ -183,6 +192,7 @@ class Worker:
         import select
 
         fd = _akernel.fileno()
+        _akernel.flush()  # the input_request
         try:
             while True:
                 for i, m in enumerate(self.backlog):
@@ -197,8 +207,9 @@ class Worker:
 
 
 def _install(worker: Worker) -> None:
-    sys.stdout = outputs.Stream("stdout", outputs.STDOUT, worker.schedule_flush)
-    sys.stderr = outputs.Stream("stderr", outputs.STDERR, worker.schedule_flush)
+    outputs.schedule_flush = worker.schedule_flush
+    sys.stdout = outputs.Stream("stdout", outputs.STDOUT)
+    sys.stderr = outputs.Stream("stderr", outputs.STDERR)
     sys.stdin = open(os.devnull)
     sys.displayhook = outputs.displayhook
     builtins.input = stdin.input

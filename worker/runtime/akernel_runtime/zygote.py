@@ -3,6 +3,7 @@ every worker shares those pages instead of importing them again."""
 
 import gc
 import importlib
+import os
 import sys
 
 
@@ -17,3 +18,7 @@ def prepare(modes: str, preload: str) -> None:
             print(f"akernel-gateway: --preload {name}: {type(e).__name__}: {e}", file=sys.stderr)
     gc.collect()
     gc.freeze()  # keep the collector from writing to (and copying) shared pages
+    threads = len(os.listdir("/proc/self/task"))
+    if threads > 1:  # fork() copies only the calling thread: locks may be held
+        print(f"akernel-gateway: warning: the zygote has {threads} threads after --preload {preload!r}; "
+              "workers forked from it may deadlock", file=sys.stderr)
