@@ -163,7 +163,9 @@ class Kernel(Client):
         return client
 
     def interrupt_all(self):
-        """What a kernel manager does: interrupt_request from its own session."""
+        """KernelManager.interrupt_kernel(). Note that this Kernel's own client
+        shares the manager's session, so in multi mode it interrupts only the
+        cells of that session."""
         self.km.interrupt_kernel()
 
     def stop(self):
