@@ -210,9 +210,11 @@ static void forward_to_worker(struct frontend *fe, enum connfile_channel ch, con
     request_attach(req, s, w);
     char id[24];
     snprintf(id, sizeof id, "%llu", (unsigned long long)req->id);
-    struct span parts[CHAN_MAX_PARTS] = {span_str("request"), span_str(id), span_str(m->msg_type),
-                                         span_str(s->sid), jmsg_content_raw(m), jmsg_metadata_raw(m)};
-    size_t nparts = 6;
+    struct span parts[CHAN_MAX_PARTS] = {span_str("request"),  span_str(id),
+                                         span_str(m->msg_type), span_str(s->sid),
+                                         jmsg_content_raw(m),   jmsg_metadata_raw(m),
+                                         jmsg_header_raw(m)};
+    size_t nparts = 7;
     for (size_t i = 0; i < m->nbuffers && nparts < CHAN_MAX_PARTS; i++)
         parts[nparts++] = jmsg_buffer(m, i);
     if (worker_send(w, parts, nparts) < 0) {

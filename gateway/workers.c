@@ -1,7 +1,14 @@
 /* workers: the Python worker processes seen from the router. Each is
  * reached through a Unix stream socket carrying chan.h messages. Sends never
  * block: bytes wait in a queue bounded by worker_queue_limit, and a full
- * queue refuses the request. Worker events become signed messages:
+ * queue refuses the request. The router sends:
+ *
+ *   request ID TYPE SESSION CONTENT METADATA HEADER [BUF..]
+ *   input_reply ID CONTENT
+ *   interrupt SESSION             ("" = all), followed by SIGINT
+ *   reset SESSION                 a restart from that session (multi mode)
+ *
+ * Worker events become signed messages:
  *
  *   ready PID                      the worker has started its loop
  *   iopub ID TYPE CONTENT [BUF..]  publish on behalf of request ID

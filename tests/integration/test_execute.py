@@ -148,3 +148,34 @@ def test_output_while_blocking_arrives_before_reply(kernel, tmp_path):
     reply, _ = kernel.finish(msg_id)
     assert reply["status"] == "ok"
     assert kernel.stdout(msg_id) == "early\nlate\n"
+
+
+def test_logging_to_stderr(kernel):
+    msg_id = kernel.submit("import logging\nlogging.basicConfig()\nlogging.warning('careful now')")
+    kernel.finish(msg_id)
+    err = "".join(m["content"]["text"] for m in kernel.outputs(msg_id) if m["content"].get("name") == "stderr")
+    assert err == "WARNING:root:careful now\n"
+
+
+def test_c_level_printf(kernel):
+    assert kernel.run("import ctypes\nctypes.CDLL(None).printf(b'from C %d\\n', 42);")[0] == "from C 42\n"
+
+
+def test_nothing_lost_when_a_cell_ends_right_after_writing(kernel):
+    """A megabyte through fd 1 and a subprocess's output, just before the end."""
+    msg_id = kernel.submit("import os, subprocess\nos.write(1, b'x' * 1_000_000 + b'\\n')\n"
+                           "subprocess.run(['printf', 'last words'])")
+    kernel.finish(msg_id)
+    out = kernel.stdout(msg_id)
+    assert out == "x" * 1_000_000 + "\nlast words"
+
+
+def test_output_of_a_thread_goes_to_the_running_cell(kernel):
+    out, _ = kernel.run("import threading\nt = threading.Thread(target=print, args=('from a thread',))\n"
+                        "t.start(); t.join()")
+    assert out == "from a thread\n"
+
+
+def test_invalid_utf8_on_fd_is_replaced(kernel):
+    out, _ = kernel.run("import os\nos.write(1, b'ok \\xff\\xfe end\\n');")
+    assert out == "ok \ufffd\ufffd end\n"

@@ -17,7 +17,7 @@ import types
 
 import _akernel
 
-from . import outputs
+from . import display, outputs, shell
 from .outputs import CURRENT
 
 _COMPILE_FLAGS = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
@@ -35,7 +35,8 @@ class Compiled:
         import linecache
 
         self.filename = outputs.cell_filename(code)
-        tree = ast.parse(code, self.filename, "exec")
+        python = shell.transform_cell(code)  # %magics, !shell, obj?
+        tree = ast.parse(python, self.filename, "exec")
         last = None
         if tree.body and isinstance(tree.body[-1], ast.Expr) and not _ends_with_semicolon(code):
             last = ast.Interactive([tree.body.pop()])
@@ -46,7 +47,8 @@ class Compiled:
             codes.append(compile(last, self.filename, "single", _COMPILE_FLAGS))
         self.parts = [(c, bool(c.co_flags & inspect.CO_COROUTINE)) for c in codes]
         self.is_async = any(is_coro for _, is_coro in self.parts)
-        linecache.cache[self.filename] = (len(code), None, code.splitlines(True), self.filename)
+        shown = code if code.count("\n") == python.rstrip("\n").count("\n") else python
+        linecache.cache[self.filename] = (len(shown), None, shown.splitlines(True), self.filename)
 
 
 def _ends_with_semicolon(code: str) -> bool:
@@ -81,23 +83,20 @@ def compile_cell(code: str) -> Compiled:
     return c
 
 
-class Cell:
-    __slots__ = ("session", "req", "code", "silent", "store_history", "user_expressions",
-                 "allow_stdin", "stop_on_error", "metadata", "out", "count", "prev",
-                 "waiters", "queued", "done", "future", "task", "interrupted", "history")
+class Cell(outputs.Request):
+    __slots__ = ("code", "silent", "store_history", "user_expressions", "stop_on_error",
+                 "metadata", "prev", "waiters", "queued", "done", "future", "task", "interrupted",
+                 "payload")
 
-    def __init__(self, session, req: int, content: dict, metadata: dict):
-        self.session = session
-        self.req = req
-        self.code = content.get("code", "")
+    def __init__(self, request: outputs.Request, content: dict, metadata: dict):
         self.silent = bool(content.get("silent", False))
+        super().__init__(request.session, request.req, request.header, self.silent)
+        self.code = content.get("code", "")
         self.store_history = bool(content.get("store_history", True)) and not self.silent
         self.user_expressions = content.get("user_expressions") or {}
         self.allow_stdin = bool(content.get("allow_stdin", False))
         self.stop_on_error = bool(content.get("stop_on_error", True))
         self.metadata = metadata
-        self.out = 0 if self.silent else req  # where its output goes (0: nowhere)
-        self.count = None
         self.prev = None
         self.waiters = []
         self.queued = False
@@ -105,7 +104,7 @@ class Cell:
         self.future = None
         self.task = None
         self.interrupted = False
-        self.history = None  # its entry in the session's history
+        self.payload = []  # e.g. the pager text of `obj?`
 
     def awaitable(self):
         """A future that completes when this cell has finished."""
@@ -234,6 +233,10 @@ class Session:
     # -- finishing -------------------------------------------------------------------
 
     def finish(self, cell: Cell, error: BaseException = None) -> None:
+        try:
+            cell.run(display.post_execute, cell)  # e.g. figures left open
+        except Exception as e:
+            error = error or e
         _akernel.collect()  # its last C-level output goes before its reply
         stopping = error is not None and cell.stop_on_error
         if stopping:
@@ -242,9 +245,9 @@ class Session:
             self.worker.read_channel()
         if error is not None:
             outputs.send_reply(cell.req, "execute_reply", self._error_reply(cell, error))
-        elif cell.user_expressions:
+        elif cell.user_expressions or cell.payload:
             outputs.send_reply(cell.req, "execute_reply", {
-                "status": "ok", "execution_count": cell.count, "payload": [],
+                "status": "ok", "execution_count": cell.count, "payload": cell.payload,
                 "user_expressions": self._user_expressions(cell)})
         else:
             outputs.send_raw("reply", cell.req, "execute_reply",
@@ -271,8 +274,8 @@ class Session:
         results = {}
         for name, expr in cell.user_expressions.items():
             try:
-                value = eval(expr, self.namespace)
-                results[name] = {"status": "ok", "data": outputs.format_result(value), "metadata": {}}
+                data, md = display.format_plain_or_rich(eval(expr, self.namespace))
+                results[name] = {"status": "ok", "data": data, "metadata": md}
             except Exception as e:
                 results[name] = {"status": "error", **outputs.error_content(e, self.counts)}
         return results

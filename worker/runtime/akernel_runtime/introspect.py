@@ -13,15 +13,42 @@ _NAME_BEFORE = re.compile(r"[A-Za-z_][\w.]*$|$")
 _NAME_AROUND = re.compile(r"[A-Za-z_][\w.]*")
 
 
-def complete(worker, req, session, content, metadata) -> None:
+def complete(worker, request, content, metadata, buffers) -> None:
+    """Completions from jedi (static analysis plus the live namespace) when
+    Debian's python3-jedi is there, else from rlcompleter. Positions are in
+    unicode code points, which is what Python's str indexes count."""
     code = content.get("code", "")
     pos = content.get("cursor_pos")
     pos = len(code) if pos is None else max(0, min(int(pos), len(code)))
-    token = _NAME_BEFORE.search(code[:pos]).group(0)
-    matches = _complete_token(token, session.namespace)
-    outputs.send_reply(req, "complete_reply", {
-        "status": "ok", "matches": matches, "cursor_start": pos - len(token),
-        "cursor_end": pos, "metadata": {}})
+    try:
+        reply = _complete_with_jedi(code, pos, request.session.namespace)
+    except ImportError:
+        token = _NAME_BEFORE.search(code[:pos]).group(0)
+        reply = {"matches": _complete_token(token, request.session.namespace),
+                 "cursor_start": pos - len(token), "cursor_end": pos, "metadata": {}}
+    outputs.send_reply(request.req, "complete_reply", {"status": "ok", **reply})
+
+
+def _complete_with_jedi(code: str, pos: int, namespace: dict) -> dict:
+    import jedi
+
+    before = code[:pos]
+    line = before.count("\n") + 1
+    column = pos - (before.rfind("\n") + 1)
+    try:
+        completions = jedi.Interpreter(code, [namespace]).complete(line, column)
+    except Exception:  # jedi can fail on code it does not understand
+        completions = []
+    typed = len(completions[0].name) - len(completions[0].complete) if completions else 0
+    start = pos - typed
+    matches, types = [], []
+    for c in completions:
+        if len(c.name) - len(c.complete) != typed:
+            continue  # all matches replace the same text
+        matches.append(c.name)
+        types.append({"start": start, "end": pos, "text": c.name, "type": c.type, "signature": ""})
+    return {"matches": matches, "cursor_start": start, "cursor_end": pos,
+            "metadata": {"_jupyter_types_experimental": types}}
 
 
 def _complete_token(token: str, namespace: dict) -> list:
@@ -64,7 +91,7 @@ def describe(obj, name: str, detail_level: int) -> str:
         pass
     lines.append(f"Type:      {type(obj).__name__}")
     if not callable(obj) or isinstance(obj, (int, float, str, list, dict, tuple, set)):
-        lines.append(f"Value:     {outputs.format_result(obj)['text/plain'][:1000]}")
+        lines.append(f"Value:     {repr(obj)[:1000]}")
     doc = inspect.getdoc(obj)
     if doc:
         lines.append("Docstring:\n" + doc)
@@ -76,7 +103,8 @@ def describe(obj, name: str, detail_level: int) -> str:
     return "\n".join(lines)
 
 
-def inspect_object(worker, req, session, content, metadata) -> None:
+def inspect_object(worker, request, content, metadata, buffers) -> None:
+    req, session = request.req, request.session
     code = content.get("code", "")
     pos = content.get("cursor_pos")
     pos = len(code) if pos is None else int(pos)
@@ -114,7 +142,8 @@ def check_complete(code: str):
     return "complete", ""
 
 
-def is_complete(worker, req, session, content, metadata) -> None:
+def is_complete(worker, request, content, metadata, buffers) -> None:
+    req, session = request.req, request.session
     status, indent = check_complete(content.get("code", ""))
     reply = {"status": status}
     if status == "incomplete":
@@ -125,7 +154,8 @@ def is_complete(worker, req, session, content, metadata) -> None:
 HISTORY_SESSION = 1  # this kernel's history is per process (and per session in multi)
 
 
-def history(worker, req, session, content, metadata) -> None:
+def history(worker, request, content, metadata, buffers) -> None:
+    req, session = request.req, request.session
     entries = [(HISTORY_SESSION, n, code, out) for n, code, out in session.history]
     kind = content.get("hist_access_type", "tail")
     n = content.get("n")
@@ -152,5 +182,6 @@ def history(worker, req, session, content, metadata) -> None:
     outputs.send_reply(req, "history_reply", {"status": "ok", "history": result})
 
 
-def comm_info(worker, req, session, content, metadata) -> None:
+def comm_info(worker, request, content, metadata, buffers) -> None:
+    req, session = request.req, request.session
     outputs.send_reply(req, "comm_info_reply", {"status": "ok", "comms": {}})

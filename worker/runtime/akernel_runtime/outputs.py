@@ -15,7 +15,35 @@ import traceback
 
 import _akernel
 
-CURRENT: contextvars.ContextVar = contextvars.ContextVar("akernel_cell", default=None)
+CURRENT: contextvars.ContextVar = contextvars.ContextVar("akernel_request", default=None)
+
+
+class Request:
+    """A request being handled: what CURRENT holds while its code runs, so
+    that output, display and comm messages go to it. A Cell is one."""
+
+    __slots__ = ("session", "req", "out", "header", "count", "history", "allow_stdin")
+
+    def __init__(self, session, req: int, header: bytes = b"", silent: bool = False):
+        self.session = session
+        self.req = req
+        self.out = 0 if silent else req  # where its output goes (0: nowhere)
+        self.header = header  # the raw request header, from the router
+        self.count = None
+        self.history = None
+        self.allow_stdin = False
+
+    def parent(self) -> dict:
+        """The request's header, as a frontend sent it."""
+        return {"header": json.loads(self.header)} if self.header else {"header": {}}
+
+    def run(self, function, *args):
+        """Call function with this request as the current one."""
+        token = CURRENT.set(self)
+        try:
+            return function(*args)
+        finally:
+            CURRENT.reset(token)
 STDOUT, STDERR = 1, 2
 _RUNTIME_DIR = __file__.rsplit("/", 1)[0]
 _MAIN_THREAD = threading.main_thread().ident
@@ -113,6 +141,8 @@ def error_content(exc: BaseException, counts: dict, ename: str = None) -> dict:
     """ename/evalue/traceback for an exception raised by a cell. `counts`
     maps cell filenames to execution counts, to say "Cell In[3], line 2"."""
     tb = _without_runtime_frames(exc.__traceback__)
+    if type(exc).__name__ == "UsageError":  # a magic used wrongly: one line, as IPython
+        return {"ename": "UsageError", "evalue": str(exc), "traceback": [f"UsageError: {exc}"]}
     if isinstance(exc, SyntaxError):
         lines = traceback.format_exception_only(type(exc), exc)
     else:
@@ -127,31 +157,3 @@ def error_content(exc: BaseException, counts: dict, ename: str = None) -> dict:
     if isinstance(exc, SyntaxError) and exc.msg:
         evalue = f"{exc.msg} (line {exc.lineno})" if exc.lineno else exc.msg
     return {"ename": ename or type(exc).__name__, "evalue": evalue, "traceback": lines}
-
-
-def format_result(value) -> dict:
-    return {"text/plain": repr(value)}
-
-
-def displayhook(value):
-    """sys.displayhook: the value of a cell's last expression."""
-    if value is None:
-        return
-    cell = CURRENT.get()
-    if cell is None:
-        sys.__displayhook__(value)
-        return
-    ns = cell.session.namespace
-    ns["___"], ns["__"], ns["_"] = ns.get("__"), ns.get("_"), value
-    data = format_result(value)
-    if cell.history is not None:
-        cell.history[2] = data["text/plain"]
-    if not cell.out:
-        return
-    if len(data) == 1:  # text/plain only: the common case, encoded by hand
-        send_raw("iopub", cell.req, "execute_result",
-                 f'{{"execution_count":{cell.count},"data":{{"text/plain":{json_string(data["text/plain"])}}},'
-                 f'"metadata":{{}}}}')
-    else:
-        send_iopub(cell.req, "execute_result",
-                   {"execution_count": cell.count, "data": data, "metadata": {}})

@@ -1,7 +1,7 @@
 """The worker's event loop.
 
 The router sends (see gateway/workers.c):
-    request ID TYPE SESSION CONTENT METADATA [BUFFERS...]
+    request ID TYPE SESSION CONTENT METADATA HEADER [BUFFERS...]
     input_reply ID CONTENT
     interrupt SESSION          ("" = every session)
     reset SESSION              (a restart from that session in multi mode)
@@ -20,7 +20,7 @@ import traceback
 
 import _akernel
 
-from . import introspect, outputs, stdin
+from . import compat, display, introspect, outputs, shell, stdin
 from .cells import Cell, Session
 
 _modes = frozenset()
@@ -112,7 +112,8 @@ class Worker:
     def dispatch(self, msg) -> None:
         kind = msg[0]
         if kind == b"request":
-            self.on_request(int(msg[1]), msg[2].decode(), msg[3].decode(), msg[4].decode(), msg[5], msg[6:])
+            self.on_request(int(msg[1]), msg[2].decode(), msg[3].decode(), msg[4].decode(), msg[5],
+                            msg[6], msg[7:])
         elif kind == b"input_reply":
             stdin.deliver(self, int(msg[1]), json.loads(msg[2]))
         elif kind == b"interrupt":
@@ -122,14 +123,16 @@ class Worker:
         else:
             log(f"unknown message from the router: {kind!r}")
 
-    def on_request(self, req, msg_type, sid, content, metadata, buffers) -> None:
+    def on_request(self, req, msg_type, sid, content, metadata, header, buffers) -> None:
         handler = self.handlers.get(msg_type)
         try:
-            if handler is None:  # comm messages until comms are supported
+            if handler is None:
+                log(f"no handler for {msg_type}")
                 outputs.send_done(req)
                 return
             metadata = json.loads(metadata) if metadata != b"{}" else {}
-            handler(self, req, self.session(sid), json.loads(content), metadata)
+            request = outputs.Request(self.session(sid), req, header)
+            handler(self, request, json.loads(content), metadata, buffers)
         except Exception as e:  # a bug here must not leave the client waiting
             log("".join(traceback.format_exception(e)))
             reply = msg_type.replace("_request", "_reply")
@@ -138,8 +141,8 @@ class Worker:
             else:
                 outputs.send_done(req)
 
-    def on_execute(self, _, req, session, content, metadata) -> None:
-        session.submit(Cell(session, req, content, metadata))
+    def on_execute(self, _, request, content, metadata, buffers) -> None:
+        request.session.submit(Cell(request, content, metadata))
 
     # -- interrupts, restarts, aborts --------------------------------------------------
 
@@ -211,7 +214,10 @@ def _install(worker: Worker) -> None:
     sys.stdout = outputs.Stream("stdout", outputs.STDOUT)
     sys.stderr = outputs.Stream("stderr", outputs.STDERR)
     sys.stdin = open(os.devnull)
-    sys.displayhook = outputs.displayhook
+    sys.displayhook = display.displayhook
+    builtins.display = display.display
+    builtins.get_ipython = shell.get_ipython
+    compat.install()
     builtins.input = stdin.input
     getpass.getpass = stdin.getpass
     stdin.WORKER = worker
