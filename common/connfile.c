@@ -46,7 +46,19 @@ static int read_port(json_t *root, const char *field, int *port, char *err, size
     return 0;
 }
 
-static int parse_root(json_t *root, struct connfile *cf, char *err, size_t errlen)
+static int parse_fields(json_t *root, struct connfile *cf, char *err, size_t errlen);
+
+int connfile_from_json(json_t *root, struct connfile *cf, char *err, size_t errlen)
+{
+    memset(cf, 0, sizeof *cf);
+    if (parse_fields(root, cf, err, errlen) < 0) {
+        connfile_free(cf);
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_fields(json_t *root, struct connfile *cf, char *err, size_t errlen)
 {
     if (!json_is_object(root)) {
         snprintf(err, errlen, "the connection file must hold a JSON object");
@@ -92,10 +104,8 @@ int connfile_parse(const char *text, size_t len, struct connfile *cf, char *err,
         snprintf(err, errlen, "invalid JSON at line %d: %s", jerr.line, jerr.text);
         return -1;
     }
-    int rc = parse_root(root, cf, err, errlen);
+    int rc = connfile_from_json(root, cf, err, errlen);
     json_decref(root);
-    if (rc < 0)
-        connfile_free(cf);
     return rc;
 }
 

@@ -4,6 +4,7 @@
 #ifndef AKG_CONNFILE_H
 #define AKG_CONNFILE_H
 
+#include <jansson.h>
 #include <stddef.h>
 
 enum connfile_channel { CH_SHELL, CH_IOPUB, CH_STDIN, CH_CONTROL, CH_HB, CH_COUNT };
@@ -22,6 +23,7 @@ extern const char *const connfile_port_names[CH_COUNT];
 /* Parse a connection file from memory or from disk. On error returns -1 and
  * writes a reason that names the offending field into err. */
 int connfile_parse(const char *text, size_t len, struct connfile *cf, char *err, size_t errlen);
+int connfile_from_json(json_t *root, struct connfile *cf, char *err, size_t errlen);
 int connfile_load(const char *path, struct connfile *cf, char *err, size_t errlen);
 /* Write the file atomically with mode 0600. */
 int connfile_save(const char *path, const struct connfile *cf, char *err, size_t errlen);

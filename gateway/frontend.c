@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "common/modes.h"
 #include "gateway/gateway.h"
@@ -15,6 +17,8 @@
 
 static const int socket_types[CH_COUNT] = {ZMQ_ROUTER, ZMQ_XPUB, ZMQ_ROUTER, ZMQ_ROUTER, ZMQ_REP};
 static const char *const channel_names[CH_COUNT] = {"shell", "iopub", "stdin", "control", "hb"};
+
+static void give_ipc_paths(struct frontend *fe);
 
 static int bind_channel(struct frontend *fe, enum connfile_channel ch, char *err, size_t errlen)
 {
@@ -46,7 +50,8 @@ static int bind_channel(struct frontend *fe, enum connfile_channel ch, char *err
     return 0;
 }
 
-struct frontend *frontend_open(struct gateway *gw, struct connfile *cf, char *err, size_t errlen)
+struct frontend *frontend_open(struct gateway *gw, struct connfile *cf, const struct owner *owner,
+                               char *err, size_t errlen)
 {
     struct frontend *fe = calloc(1, sizeof *fe);
     if (!fe) {
@@ -55,6 +60,9 @@ struct frontend *frontend_open(struct gateway *gw, struct connfile *cf, char *er
     }
     fe->gw = gw;
     fe->id = gw->next_frontend_id++;
+    fe->owner = *owner;
+    snprintf(fe->mode_name, sizeof fe->mode_name, "%s", gw->opts.mode_name);
+    clock_gettime(CLOCK_MONOTONIC, &fe->last_active);
     fe->cf = *cf; /* takes ownership of the key */
     memset(cf, 0, sizeof *cf);
     if (connfile_assign_ipc_ports(&fe->cf) < 0) {
@@ -75,10 +83,70 @@ struct frontend *frontend_open(struct gateway *gw, struct connfile *cf, char *er
             return NULL;
         }
     }
+    if (strcmp(fe->cf.transport, "ipc") == 0)
+        give_ipc_paths(fe);
     fe->next = gw->frontends;
     gw->frontends = fe;
     gateway_poll_changed(gw);
+    systemd_notify_status(gw);
     return fe;
+}
+
+/* ipc sockets made by a root service belong to the notebook's user. */
+static void give_ipc_paths(struct frontend *fe)
+{
+    for (int ch = 0; ch < CH_COUNT; ch++) {
+        char path[300];
+        snprintf(path, sizeof path, "%s-%d", fe->cf.ip, fe->cf.ports[ch]);
+        if (chown(path, fe->owner.uid, fe->owner.gid) < 0 && errno != EPERM)
+            log_warn("cannot give %s to %s: %s", path, fe->owner.name, strerror(errno));
+    }
+}
+
+/* The frontend goes away: its sessions and requests are forgotten, its
+ * attach process told (its connection closes), its sockets closed at the
+ * end of the loop iteration. */
+void frontend_drop(struct frontend *fe, const char *why)
+{
+    if (fe->dropped)
+        return;
+    struct gateway *gw = fe->gw;
+    log_info("frontend %u (user %s) dropped: %s", fe->id, fe->owner.name, why);
+    fe->dropped = true;
+    requests_drop_frontend(gw, fe);
+    sessions_drop_frontend(gw, fe);
+    if (fe->conn)
+        control_close(fe->conn);
+    gateway_poll_changed(gw);
+}
+
+void frontends_reap_dropped(struct gateway *gw)
+{
+    struct frontend **link = &gw->frontends;
+    while (*link) {
+        struct frontend *fe = *link;
+        if (fe->dropped) {
+            *link = fe->next;
+            frontend_close(fe);
+        } else {
+            link = &fe->next;
+        }
+    }
+    systemd_notify_status(gw);
+}
+
+/* --cull-idle: frontends with no request for that long are dropped. */
+void frontends_cull_idle(struct gateway *gw)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    for (struct frontend *fe = gw->frontends; fe; fe = fe->next) {
+        if (fe->dropped || !fe->conn || now.tv_sec - fe->last_active.tv_sec < gw->opts.cull_idle)
+            continue;
+        char why[64];
+        snprintf(why, sizeof why, "idle for %d s (--cull-idle)", gw->opts.cull_idle);
+        frontend_drop(fe, why);
+    }
 }
 
 void frontend_close(struct frontend *fe)
@@ -140,36 +208,53 @@ static void handle_shutdown(struct frontend *fe, enum connfile_channel ch, const
     publish_status(fe, parent, "busy");
     reply_send(fe, ch, idents, nidents, "shutdown_reply", parent, span_str(content));
     publish(fe, "shutdown_reply", parent, span_str(content), NULL, 0);
-    /* A session restart in multi mode resets that session; otherwise the
-     * kernel exits and its manager starts a fresh one, as with ipykernel. */
+    publish_status(fe, parent, "idle");
+    /* serve: the frontend goes (with its namespaces); its attach process
+     * exits, and a restarting kernel manager attaches again afresh. */
+    if (fe->conn) {
+        frontend_drop(fe, restart ? "restart requested" : "shutdown requested");
+        return;
+    }
+    /* launch, multi mode: a session's restart resets that session only */
     struct session *s = session_find(gw, fe, m->session);
     if (restart && (gw->opts.modes & MODE_MULTI) && s && s->worker) {
-        struct span reset[] = {span_str("reset"), span_str(m->session)};
+        struct span reset[] = {span_str("reset"), span_str(s->key)};
         worker_send(s->worker, reset, 2);
-        publish_status(fe, parent, "idle");
         log_info("session %s restarted", m->session);
         return;
     }
-    publish_status(fe, parent, "idle");
+    /* otherwise the kernel exits and its manager starts a fresh one */
     log_info("shutdown requested (restart=%s)", restart ? "true" : "false");
     gateway_request_stop(gw);
 }
 
-static void handle_interrupt(struct frontend *fe, enum connfile_channel ch, const struct jmsg *m)
+/* Interrupt the cells of session `sid` of this frontend, or (sid NULL or
+ * unknown) of all its sessions. Each worker gets one interrupt. */
+void frontend_interrupt(struct frontend *fe, const char *sid)
 {
     struct gateway *gw = fe->gw;
+    struct session *s = sid ? session_find(gw, fe, sid) : NULL;
+    if (s && s->worker) {
+        worker_interrupt(s->worker, s->key);
+        return;
+    }
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "%u/", fe->id); /* every session of this frontend */
+    for (struct worker *w = gw->workers; w; w = w->next)
+        if (w->state != WORKER_DEAD && w->owner.uid == fe->owner.uid)
+            worker_interrupt(w, prefix);
+}
+
+static void handle_interrupt(struct frontend *fe, enum connfile_channel ch, const struct jmsg *m)
+{
     struct span parent = jmsg_header_raw(m);
     struct span idents[JMSG_MAX_FRAMES];
     size_t nidents = request_idents(m, idents);
     publish_status(fe, parent, "busy");
     /* In multi mode a session interrupts its own cells; a request from a
-     * session with no cells here (a kernel manager) interrupts them all. */
-    struct session *s = (gw->opts.modes & MODE_MULTI) ? session_find(gw, fe, m->session) : NULL;
-    if (s && s->worker)
-        worker_interrupt(s->worker, s->sid);
-    else
-        for (struct worker *w = gw->workers; w; w = w->next)
-            worker_interrupt(w, "");
+     * session with no cells here (a kernel manager) interrupts all of the
+     * frontend's. */
+    frontend_interrupt(fe, (fe->gw->opts.modes & MODE_MULTI) ? m->session : NULL);
     reply_send(fe, ch, idents, nidents, "interrupt_reply", parent, span_str("{\"status\":\"ok\"}"));
     publish_status(fe, parent, "idle");
 }
@@ -196,7 +281,12 @@ static void forward_to_worker(struct frontend *fe, enum connfile_channel ch, con
         return;
     }
     struct session *s = session_get(gw, fe, m->session);
-    struct worker *w = s ? session_worker(gw, s) : NULL;
+    if (!s) {
+        fail_request(gw, req, "SessionLimit",
+                     "This kernel already serves --max-sessions sessions; close a notebook and retry.");
+        return;
+    }
+    struct worker *w = session_worker(gw, s);
     if (!w) {
         char why[256];
         snprintf(why, sizeof why, "No worker process can take this notebook: %s.",
@@ -211,7 +301,7 @@ static void forward_to_worker(struct frontend *fe, enum connfile_channel ch, con
     char id[24];
     snprintf(id, sizeof id, "%llu", (unsigned long long)req->id);
     struct span parts[CHAN_MAX_PARTS] = {span_str("request"),  span_str(id),
-                                         span_str(m->msg_type), span_str(s->sid),
+                                         span_str(m->msg_type), span_str(s->key),
                                          jmsg_content_raw(m),   jmsg_metadata_raw(m),
                                          jmsg_header_raw(m)};
     size_t nparts = 7;
@@ -278,7 +368,7 @@ void frontend_on_readable(struct frontend *fe, enum connfile_channel ch)
         return;
     }
     /* A bounded batch per wake-up keeps the other sockets served. */
-    for (int budget = 64; budget > 0 && !fe->gw->stopping; budget--) {
+    for (int budget = 64; budget > 0 && !fe->gw->stopping && !fe->dropped; budget--) {
         struct jmsg m;
         int got = jmsg_recv(fe->sockets[ch], &m);
         if (got <= 0) {
@@ -287,8 +377,10 @@ void frontend_on_readable(struct frontend *fe, enum connfile_channel ch)
             return;
         }
         enum jmsg_error e = jmsg_parse(&m, fe->signer, fe->guard);
-        if (e == JMSG_OK)
+        if (e == JMSG_OK) {
+            clock_gettime(CLOCK_MONOTONIC, &fe->last_active);
             dispatch(fe, ch, &m);
+        }
         else
             log_warn("%s: dropped a message (%zu frames): %s", channel_names[ch], m.nframes,
                      jmsg_error_str(e));

@@ -9,14 +9,18 @@
  *                           routing identities the reply needs;
  *   workers   (workers.c)   forked Python processes, each reached through a
  *                           non-blocking Unix socket with bounded queues;
- *   the zygote (zygote.c)   the process that forks workers.
- * replies.c builds what the router answers itself. */
+ *   the zygote (zygote.c)   the process that forks workers;
+ *   control   (control.c)   serve's Unix socket, where attach hands over
+ *                           connection files and status asks for counts.
+ * replies.c builds what the router answers itself; systemd.c speaks to the
+ * service manager. */
 #ifndef AKG_GATEWAY_H
 #define AKG_GATEWAY_H
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <unistd.h>
 #include <time.h>
 #include <uthash.h>
 #include <zmq.h>
@@ -31,6 +35,15 @@
 
 struct gateway;
 
+struct control_conn;
+
+/* Whose notebook it is: workers run as this user (serve as root). */
+struct owner {
+    uid_t uid;
+    gid_t gid;
+    char name[64];
+};
+
 struct frontend {
     struct gateway *gw;
     unsigned id;
@@ -38,6 +51,12 @@ struct frontend {
     void *sockets[CH_COUNT];
     struct signer *signer;
     struct replay_guard *guard;
+    struct owner owner;
+    char mode_name[64];          /* the modes its sessions run in */
+    struct control_conn *conn;   /* the attach connection (serve), or NULL */
+    struct timespec last_active; /* last request on shell, control or stdin */
+    unsigned nsessions;
+    bool dropped;                /* freed at the end of the loop iteration */
     struct frontend *next;
 };
 
@@ -73,7 +92,8 @@ enum worker_state { WORKER_STARTING, WORKER_READY, WORKER_DEAD };
 struct worker {
     struct gateway *gw;
     unsigned id;
-    pid_t pid; /* 0 until the zygote reports the fork */
+    struct owner owner; /* the user it runs as */
+    pid_t pid;          /* 0 until the zygote reports the fork */
     int fd;    /* router end of the channel */
     struct buf out, in;
     enum worker_state state;
@@ -90,6 +110,11 @@ struct zygote {
 
 struct gateway {
     struct gateway_options opts;
+    struct owner self;        /* the user the router runs as */
+    struct timespec started;
+    int listen_fd;            /* serve: the control socket, or -1 */
+    bool socket_activated;    /* listen_fd came from systemd */
+    struct control_conn *conns;
     void *zctx;
     struct frontend *frontends;
     struct worker *workers;
@@ -112,15 +137,44 @@ void gateway_request_stop(struct gateway *gw);
 void gateway_poll_changed(struct gateway *gw);
 
 /* frontend.c */
-struct frontend *frontend_open(struct gateway *gw, struct connfile *cf, char *err, size_t errlen);
+struct frontend *frontend_open(struct gateway *gw, struct connfile *cf, const struct owner *owner,
+                               char *err, size_t errlen);
 void frontend_close(struct frontend *fe);
 void frontend_on_readable(struct frontend *fe, enum connfile_channel ch);
+void frontend_interrupt(struct frontend *fe, const char *sid);
+void frontend_drop(struct frontend *fe, const char *why);
+void frontends_reap_dropped(struct gateway *gw);
+void frontends_cull_idle(struct gateway *gw);
+
+/* control.c: the serve control socket (attach, status) */
+int control_listen(struct gateway *gw, char *err, size_t errlen);
+void control_on_accept(struct gateway *gw);
+void control_on_readable(struct control_conn *c);
+void control_on_writable(struct control_conn *c);
+bool control_wants_write(const struct control_conn *c);
+int control_fd(const struct control_conn *c);
+struct control_conn **control_next(struct control_conn *c);
+void control_close(struct control_conn *c);
+void control_reap(struct gateway *gw);
+void control_close_all(struct gateway *gw);
+
+/* systemd.c: readiness, status, watchdog, socket activation */
+int systemd_listen_fd(void);
+void systemd_notify_ready(struct gateway *gw);
+void systemd_notify_status(struct gateway *gw);
+void systemd_notify_stopping(void);
+int systemd_watchdog_ms(void);
+void systemd_watchdog_ping(void);
+
+/* users.c: owner of a uid (name, primary group); -1 when unknown */
+int owner_of(uid_t uid, struct owner *out);
 
 /* sessions.c */
 struct session *session_get(struct gateway *gw, struct frontend *fe, const char *sid);
 struct session *session_find(struct gateway *gw, struct frontend *fe, const char *sid);
 struct worker *session_worker(struct gateway *gw, struct session *s);
 void sessions_detach_worker(struct gateway *gw, struct worker *w);
+void sessions_drop_frontend(struct gateway *gw, struct frontend *fe);
 void sessions_free(struct gateway *gw);
 
 /* requests.c */
@@ -133,6 +187,7 @@ void request_set_input(struct gateway *gw, struct request *req, const char *inpu
 void request_attach(struct request *req, struct session *s, struct worker *w);
 void request_free(struct gateway *gw, struct request *req);
 void requests_free(struct gateway *gw);
+void requests_drop_frontend(struct gateway *gw, struct frontend *fe);
 
 /* replies.c: what goes to frontends */
 int reply_send(struct frontend *fe, enum connfile_channel ch, const struct span *idents,
@@ -147,13 +202,14 @@ char *kernel_info_content(const struct gateway_options *o);
 void fail_request(struct gateway *gw, struct request *req, const char *ename, const char *evalue);
 
 /* workers.c */
-struct worker *worker_spawn(struct gateway *gw);
+struct worker *worker_spawn(struct gateway *gw, const struct owner *owner);
+void worker_retire(struct worker *w);
 int worker_send(struct worker *w, const struct span *parts, size_t nparts);
 void worker_on_readable(struct worker *w);
 void worker_on_writable(struct worker *w);
 void worker_exited(struct gateway *gw, pid_t pid, int status);
 void worker_interrupt(struct worker *w, const char *sid);
-struct worker *worker_least_loaded(struct gateway *gw);
+struct worker *worker_least_loaded(struct gateway *gw, const struct owner *owner);
 void workers_reap_dead(struct gateway *gw);
 void workers_stop_all(struct gateway *gw);
 void workers_lost(struct gateway *gw);

@@ -1,11 +1,14 @@
 /* main: the akernel-gateway command line.
  *
- *   akernel-gateway launch [MODE] [-f CONNECTION_FILE] [options]
- *   akernel-gateway install [MODE] [--user | --prefix P]
+ *   akernel-gateway [serve] [MODE] [options]   the shared service (default)
+ *   akernel-gateway launch [MODE] [-f FILE]    one kernel for one connection file
+ *   akernel-gateway attach -f FILE             a notebook's kernel on the service
+ *   akernel-gateway status [--json]            what the service is doing
+ *   akernel-gateway install [MODE] [--attach]  write a kernelspec
  *
- * `launch` is what a kernelspec runs: it serves one connection file until
- * a shutdown request. Without -f it writes a connection file of its own and
- * prints how to connect to it. */
+ * `launch` is what a plain kernelspec runs: it serves one connection file
+ * until a shutdown request. Without -f it writes a connection file of its
+ * own and prints how to connect to it. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -14,16 +17,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gateway/client.h"
 #include "gateway/gateway.h"
 #include "gateway/install.h"
 #include "gateway/router.h"
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: akernel-gateway COMMAND [...]\n"
-                    "  launch [MODE] [-f FILE]   run a kernel for one connection file\n"
-                    "  install [MODE]            write a kernelspec for it\n"
-                    "  --version                 print the version\n"
+    fprintf(stderr, "usage: akernel-gateway [COMMAND] [...]\n"
+                    "  serve [MODE] [options]   run the shared service (the default command)\n"
+                    "  launch [MODE] [-f FILE]  run a kernel for one connection file\n"
+                    "  attach -f FILE           attach a notebook to the service (kernelspecs run this)\n"
+                    "  status [--json]          show the service's notebooks and workers\n"
+                    "  install [MODE] [--attach] [--user | --prefix P]   write a kernelspec\n"
+                    "  --version                print the version\n"
                     "Run a command with --help for its options.\n");
 }
 
@@ -81,10 +88,10 @@ static int launch_main(int argc, char **argv)
 {
     struct gateway_options opts;
     if (argc > 1 && strcmp(argv[1], "--help") == 0) {
-        options_usage_launch();
+        options_usage(CMD_LAUNCH);
         return 0;
     }
-    if (options_parse_launch(argc, argv, &opts) < 0)
+    if (options_parse(CMD_LAUNCH, argc, argv, &opts) < 0)
         return 2;
     log_setup("akernel-gateway", opts.log_level);
 
@@ -101,7 +108,7 @@ static int launch_main(int argc, char **argv)
         goto fail;
     }
     bool must_write = !opts.connection_file || any_port_unset(&cf);
-    struct frontend *fe = frontend_open(&gw, &cf, err, sizeof err);
+    struct frontend *fe = frontend_open(&gw, &cf, &gw.self, err, sizeof err);
     if (!fe)
         goto fail;
     if (must_write && publish_connection_file(fe, opts.connection_file, path, sizeof path) < 0)
@@ -127,15 +134,55 @@ done:
     return status;
 }
 
+static int serve_main(int argc, char **argv)
+{
+    struct gateway_options opts;
+    if (argc > 1 && strcmp(argv[1], "--help") == 0) {
+        options_usage(CMD_SERVE);
+        return 0;
+    }
+    if (options_parse(CMD_SERVE, argc, argv, &opts) < 0)
+        return 2;
+    log_setup("akernel-gateway", opts.log_level);
+    static struct gateway gw;
+    char err[1024];
+    int status = 1;
+    if (gateway_init(&gw, &opts, err, sizeof err) < 0)
+        goto fail;
+    gw.listen_fd = systemd_listen_fd();
+    gw.socket_activated = gw.listen_fd >= 0;
+    if (control_listen(&gw, err, sizeof err) < 0)
+        goto fail;
+    if (gateway_start_workers(&gw) < 0)
+        log_error("could not start the workers; notebooks will fail until one starts");
+    log_info("serving %s as %s (mode %s, %d workers%s)", gw.socket_activated ? "a socket from systemd" : opts.socket_path,
+             gw.self.name, opts.mode_name, opts.workers, opts.isolate ? ", one per session" : "");
+    systemd_notify_ready(&gw);
+    gateway_run(&gw);
+    status = 0;
+    goto done;
+fail:
+    log_error("%s", err);
+done:
+    gateway_cleanup(&gw);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage();
-        return 2;
-    }
-    const char *cmd = argv[1];
+    const char *cmd = argc > 1 ? argv[1] : "serve";
+    if (cmd[0] == '-' && strcmp(cmd, "--help") != 0 && strcmp(cmd, "-h") != 0 && strcmp(cmd, "--version") != 0)
+        return serve_main(argc, argv); /* options without a command: serve */
+    if (argc < 2)
+        return serve_main(argc, argv);
+    if (strcmp(cmd, "serve") == 0)
+        return serve_main(argc - 1, argv + 1);
     if (strcmp(cmd, "launch") == 0)
         return launch_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "attach") == 0)
+        return attach_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "status") == 0)
+        return status_main(argc - 1, argv + 1);
     if (strcmp(cmd, "install") == 0)
         return install_main(argc - 1, argv + 1);
     if (strcmp(cmd, "--version") == 0) {

@@ -99,6 +99,18 @@ void request_free(struct gateway *gw, struct request *req)
     free(req);
 }
 
+/* Its frontend is gone: nobody to answer. Workers' output for these ids
+ * is dropped from now on. */
+void requests_drop_frontend(struct gateway *gw, struct frontend *fe)
+{
+    struct request *req, *tmp;
+    HASH_ITER(hh, gw->requests, req, tmp)
+    {
+        if (req->fe == fe)
+            request_free(gw, req);
+    }
+}
+
 void requests_free(struct gateway *gw)
 {
     struct request *req, *tmp;

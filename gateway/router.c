@@ -6,7 +6,6 @@
  * die during an iteration are freed at its end, so a dispatch never sees a
  * freed pointer. */
 #include <errno.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +19,7 @@
 
 #define STOP_GRACE_MS 2000
 
-enum poll_kind { POLL_FRONTEND, POLL_WORKER, POLL_ZYGOTE, POLL_SIGNAL };
+enum poll_kind { POLL_FRONTEND, POLL_WORKER, POLL_ZYGOTE, POLL_SIGNAL, POLL_LISTEN, POLL_CONTROL };
 
 struct poll_ref {
     enum poll_kind kind;
@@ -41,6 +40,7 @@ void gateway_request_stop(struct gateway *gw)
     if (gw->stopping)
         return;
     gw->stopping = true;
+    systemd_notify_stopping();
     clock_gettime(CLOCK_MONOTONIC, &gw->stop_deadline);
     gw->stop_deadline.tv_sec += STOP_GRACE_MS / 1000;
     workers_stop_all(gw);
@@ -79,6 +79,14 @@ static int poll_rebuild(struct gateway *gw, struct poll_set *ps)
             continue;
         short events = ZMQ_POLLIN | (buf_pending(&w->out) ? ZMQ_POLLOUT : 0);
         rc |= poll_add(ps, NULL, w->fd, events, (struct poll_ref){POLL_WORKER, w, 0});
+    }
+    if (gw->listen_fd >= 0)
+        rc |= poll_add(ps, NULL, gw->listen_fd, ZMQ_POLLIN, (struct poll_ref){POLL_LISTEN, NULL, 0});
+    for (struct control_conn *c = gw->conns; c; c = *control_next(c)) {
+        if (control_fd(c) < 0)
+            continue;
+        short events = ZMQ_POLLIN | (control_wants_write(c) ? ZMQ_POLLOUT : 0);
+        rc |= poll_add(ps, NULL, control_fd(c), events, (struct poll_ref){POLL_CONTROL, c, 0});
     }
     gw->poll_dirty = false;
     return rc;
@@ -120,7 +128,19 @@ static void dispatch(struct gateway *gw, const zmq_pollitem_t *item, const struc
     switch (ref->kind) {
     case POLL_SIGNAL: on_signal(gw); break;
     case POLL_ZYGOTE: zygote_on_readable(gw); break;
-    case POLL_FRONTEND: frontend_on_readable(ref->obj, ref->channel); break;
+    case POLL_FRONTEND:
+        if (!((struct frontend *)ref->obj)->dropped)
+            frontend_on_readable(ref->obj, ref->channel);
+        break;
+    case POLL_LISTEN: control_on_accept(gw); break;
+    case POLL_CONTROL: {
+        struct control_conn *c = ref->obj;
+        if ((item->revents & ZMQ_POLLOUT) && control_fd(c) >= 0)
+            control_on_writable(c);
+        if ((item->revents & (ZMQ_POLLIN | ZMQ_POLLERR)) && control_fd(c) >= 0)
+            control_on_readable(c);
+        break;
+    }
     case POLL_WORKER: {
         struct worker *w = ref->obj;
         if ((item->revents & ZMQ_POLLOUT) && w->fd >= 0)
@@ -140,9 +160,42 @@ static bool past(const struct timespec *deadline)
            (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
 }
 
+static long now_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+/* Periodic work: the systemd watchdog and idle culling. Returns how long
+ * the loop may sleep before it is due again (-1: forever). */
+static long run_timers(struct gateway *gw, long *next_watchdog, long *next_cull)
+{
+    long now = now_ms(), wait = -1;
+    int watchdog = systemd_watchdog_ms();
+    if (watchdog > 0) {
+        if (now >= *next_watchdog) {
+            systemd_watchdog_ping();
+            *next_watchdog = now + watchdog;
+        }
+        wait = *next_watchdog - now;
+    }
+    if (gw->opts.cull_idle > 0) {
+        if (now >= *next_cull) {
+            frontends_cull_idle(gw);
+            *next_cull = now + 1000;
+        }
+        wait = wait < 0 || *next_cull - now < wait ? *next_cull - now : wait;
+    }
+    if (gw->stopping)
+        wait = wait < 0 || wait > 50 ? 50 : wait;
+    return wait;
+}
+
 static void run_loop(struct gateway *gw)
 {
     struct poll_set ps = {0};
+    long next_watchdog = 0, next_cull = 0;
     gw->poll_dirty = true;
     for (;;) {
         if (gw->stopping && (workers_alive(gw) == 0 || past(&gw->stop_deadline)))
@@ -151,7 +204,7 @@ static void run_loop(struct gateway *gw)
             log_error("out of memory building the poll set");
             break;
         }
-        int n = zmq_poll(ps.items, (int)ps.n, gw->stopping ? 50 : -1);
+        int n = zmq_poll(ps.items, (int)ps.n, run_timers(gw, &next_watchdog, &next_cull));
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -164,8 +217,11 @@ static void run_loop(struct gateway *gw)
                 n--;
             }
         }
-        if (gw->poll_dirty)
+        if (gw->poll_dirty) { /* something was closed: free what died */
             workers_reap_dead(gw);
+            frontends_reap_dropped(gw);
+            control_reap(gw);
+        }
     }
     free(ps.items);
     free(ps.refs);
@@ -189,6 +245,9 @@ int gateway_init(struct gateway *gw, const struct gateway_options *opts, char *e
     memset(gw, 0, sizeof *gw);
     gw->opts = *opts;
     gw->zygote.fd = -1;
+    gw->listen_fd = -1;
+    clock_gettime(CLOCK_MONOTONIC, &gw->started);
+    owner_of(geteuid(), &gw->self);
     gw->signal_fd = open_signal_fd();
     if (gw->signal_fd < 0) {
         snprintf(err, errlen, "signalfd: %s", strerror(errno));
@@ -197,9 +256,7 @@ int gateway_init(struct gateway *gw, const struct gateway_options *opts, char *e
     /* The zygote goes first, before any key is read. */
     if (zygote_start(gw, err, errlen) < 0)
         return -1;
-    struct passwd *pw = getpwuid(getuid());
-    const char *user = getenv("USER");
-    if (jmsg_origin_init(&gw->origin, user ? user : pw ? pw->pw_name : "kernel") < 0 ||
+    if (jmsg_origin_init(&gw->origin, gw->self.name) < 0 ||
         !(gw->kernel_info = kernel_info_content(opts))) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -215,7 +272,7 @@ int gateway_init(struct gateway *gw, const struct gateway_options *opts, char *e
 int gateway_start_workers(struct gateway *gw)
 {
     for (int i = 0; i < gw->opts.workers; i++)
-        if (!worker_spawn(gw))
+        if (!worker_spawn(gw, &gw->self))
             return -1;
     return 0;
 }
@@ -229,6 +286,7 @@ void gateway_run(struct gateway *gw)
 
 void gateway_cleanup(struct gateway *gw)
 {
+    control_close_all(gw);
     workers_stop_all(gw);
     zygote_stop(gw);
     requests_free(gw);

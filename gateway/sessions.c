@@ -1,12 +1,13 @@
 /* sessions: one record per (frontend, session id). A session is bound to
- * one worker when it first sends a request (the least-loaded one, or a new
- * worker of its own with --isolate) and stays there while that worker
- * lives, so its namespace is always in the same process. */
+ * one worker of its frontend's user when it first sends a request (the
+ * least-loaded one, or a new worker of its own with --isolate) and stays
+ * there while that worker lives, so its namespace is always in the same
+ * process. Workers know a session by its key, "<frontend id>/<session id>",
+ * so a session id claimed on one frontend never reaches another's. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/modes.h"
 #include "gateway/gateway.h"
 
 static void session_key(const struct frontend *fe, const char *sid, char *out, size_t outlen)
@@ -23,11 +24,16 @@ struct session *session_find(struct gateway *gw, struct frontend *fe, const char
     return s;
 }
 
+/* The session, created if new; NULL at --max-sessions or out of memory. */
 struct session *session_get(struct gateway *gw, struct frontend *fe, const char *sid)
 {
     struct session *s = session_find(gw, fe, sid);
     if (s)
         return s;
+    if (HASH_COUNT(gw->sessions) >= (unsigned)gw->opts.max_sessions) {
+        log_warn("session %s refused: --max-sessions %d reached", sid, gw->opts.max_sessions);
+        return NULL;
+    }
     char key[300];
     session_key(fe, sid, key, sizeof key);
     s = calloc(1, sizeof *s);
@@ -38,22 +44,28 @@ struct session *session_get(struct gateway *gw, struct frontend *fe, const char 
         return NULL;
     }
     s->fe = fe;
+    fe->nsessions++;
     HASH_ADD_KEYPTR(hh, gw->sessions, s->key, strlen(s->key), s);
+    systemd_notify_status(gw);
     return s;
 }
 
-/* The worker that runs this session's requests, assigning one if needed.
- * NULL when none can be had (the log says why). */
+/* The worker that runs this session's requests, assigning one if needed
+ * (and telling it the session's modes). NULL when none can be had. */
 struct worker *session_worker(struct gateway *gw, struct session *s)
 {
     if (s->worker)
         return s->worker;
-    struct worker *w = gw->opts.isolate ? worker_spawn(gw) : worker_least_loaded(gw);
+    const struct owner *owner = &s->fe->owner;
+    struct worker *w = gw->opts.isolate ? worker_spawn(gw, owner) : worker_least_loaded(gw, owner);
     if (!w)
+        return NULL;
+    struct span declare[] = {span_str("session"), span_str(s->key), span_str(s->fe->mode_name)};
+    if (worker_send(w, declare, 3) < 0)
         return NULL;
     s->worker = w;
     w->nsessions++;
-    log_info("session %s (frontend %u) assigned to worker %u", s->sid, s->fe->id, w->id);
+    log_info("session %s (frontend %u, user %s) assigned to worker %u", s->sid, s->fe->id, owner->name, w->id);
     return w;
 }
 
@@ -69,14 +81,39 @@ void sessions_detach_worker(struct gateway *gw, struct worker *w)
     w->nsessions = 0;
 }
 
-void sessions_free(struct gateway *gw)
+static void session_free(struct gateway *gw, struct session *s)
+{
+    HASH_DEL(gw->sessions, s);
+    if (s->fe->nsessions)
+        s->fe->nsessions--;
+    free(s->key);
+    free(s->sid);
+    free(s);
+}
+
+/* A frontend went away: forget its namespaces, and retire isolated
+ * workers left without sessions. */
+void sessions_drop_frontend(struct gateway *gw, struct frontend *fe)
 {
     struct session *s, *tmp;
     HASH_ITER(hh, gw->sessions, s, tmp)
     {
-        HASH_DEL(gw->sessions, s);
-        free(s->key);
-        free(s->sid);
-        free(s);
+        if (s->fe != fe)
+            continue;
+        struct worker *w = s->worker;
+        if (w) {
+            struct span reset[] = {span_str("reset"), span_str(s->key)};
+            worker_send(w, reset, 2);
+            if (w->nsessions && --w->nsessions == 0 && gw->opts.isolate)
+                worker_retire(w);
+        }
+        session_free(gw, s);
     }
+    systemd_notify_status(gw);
+}
+
+void sessions_free(struct gateway *gw)
+{
+    struct session *s, *tmp;
+    HASH_ITER(hh, gw->sessions, s, tmp) session_free(gw, s);
 }

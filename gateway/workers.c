@@ -31,6 +31,8 @@
 #include "gateway/gateway.h"
 
 #define READ_CHUNK 65536
+
+static void close_channel(struct worker *w);
 #define READ_BUDGET (4u << 20) /* bytes read per wake-up, for fairness */
 
 static unsigned live_workers(struct gateway *gw)
@@ -41,7 +43,7 @@ static unsigned live_workers(struct gateway *gw)
     return n;
 }
 
-struct worker *worker_spawn(struct gateway *gw)
+struct worker *worker_spawn(struct gateway *gw, const struct owner *owner)
 {
     if (live_workers(gw) >= (unsigned)gw->opts.max_workers) {
         log_error("cannot start a worker: --max-workers %d reached", gw->opts.max_workers);
@@ -61,6 +63,7 @@ struct worker *worker_spawn(struct gateway *gw)
     }
     w->gw = gw;
     w->id = gw->next_worker_id++;
+    w->owner = *owner;
     w->fd = sv[0];
     w->state = WORKER_STARTING;
     clock_gettime(CLOCK_MONOTONIC, &w->spawned);
@@ -74,20 +77,33 @@ struct worker *worker_spawn(struct gateway *gw)
     w->next = gw->workers;
     gw->workers = w;
     gateway_poll_changed(gw);
+    systemd_notify_status(gw);
     return w;
 }
 
-struct worker *worker_least_loaded(struct gateway *gw)
+/* The worker of this user with the fewest sessions (then requests). */
+struct worker *worker_least_loaded(struct gateway *gw, const struct owner *owner)
 {
     struct worker *best = NULL;
     for (struct worker *w = gw->workers; w; w = w->next) {
-        if (w->state == WORKER_DEAD)
+        if (w->state == WORKER_DEAD || w->owner.uid != owner->uid)
             continue;
         if (!best || w->nsessions < best->nsessions ||
             (w->nsessions == best->nsessions && w->inflight < best->inflight))
             best = w;
     }
-    return best ? best : worker_spawn(gw);
+    return best ? best : worker_spawn(gw, owner);
+}
+
+/* A worker nobody needs any more (an isolated one whose session left). */
+void worker_retire(struct worker *w)
+{
+    log_info("worker %u (pid %d) retired: no sessions left", w->id, (int)w->pid);
+    if (w->pid > 0)
+        kill(w->pid, SIGKILL);
+    w->state = WORKER_DEAD;
+    close_channel(w);
+    systemd_notify_status(w->gw);
 }
 
 static void flush_out(struct worker *w)
@@ -296,8 +312,12 @@ void worker_exited(struct gateway *gw, pid_t pid, int status)
     struct worker *w = gw->workers;
     while (w && w->pid != pid)
         w = w->next;
-    if (!w || w->state == WORKER_DEAD)
+    if (!w)
         return;
+    if (w->state == WORKER_DEAD) { /* retired: expected */
+        log_debug("worker %u (pid %d) reaped", w->id, (int)pid);
+        return;
+    }
     worker_on_readable(w); /* take what it wrote before dying */
     char why[128];
     describe_status(status, why, sizeof why);
@@ -306,8 +326,10 @@ void worker_exited(struct gateway *gw, pid_t pid, int status)
     else
         log_warn("worker %u (pid %d) %s", w->id, (int)pid, why);
     bury_worker(gw, w, why);
-    if (!gw->stopping && !gw->opts.isolate && live_workers(gw) < (unsigned)gw->opts.workers)
-        worker_spawn(gw);
+    if (!gw->stopping && !gw->opts.isolate && w->owner.uid == gw->self.uid &&
+        live_workers(gw) < (unsigned)gw->opts.workers)
+        worker_spawn(gw, &gw->self);
+    systemd_notify_status(gw);
 }
 
 /* The zygote died, taking its children: every worker is gone. */

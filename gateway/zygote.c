@@ -5,7 +5,9 @@
  * exec'd from akernel-gateway-worker, so it never holds router memory. They
  * talk over a SOCK_SEQPACKET socket (fd 3 in the zygote), one text command
  * per packet:
- *   router -> zygote:  "spawn ID" with the worker's channel fd (SCM_RIGHTS)
+ *   router -> zygote:  "spawn ID UID GID MEMORY" with the worker's channel fd
+ *                      (SCM_RIGHTS): the worker runs as UID:GID, with an
+ *                      address-space limit of MEMORY bytes (0: none)
  *   zygote -> router:  "ready", "spawned ID PID", "exited PID WAITSTATUS"
  * Workers are the zygote's children: it reaps them and reports how they
  * ended. A parent-death signal chains router -> zygote -> workers, so no
@@ -60,7 +62,7 @@ static void exec_zygote(const struct gateway_options *o, const char *path, int f
     snprintf(modes, sizeof modes, "%s", o->mode_name[0] ? o->mode_name : "default");
     snprintf(level, sizeof level, "%d", (int)o->log_level);
     char *argv[] = {(char *)path, "--zygote", "--router-pid", router_pid, "--modes", modes,
-                    "--log-level", level, "--preload", (char *)(o->preload ? o->preload : ""), NULL};
+                    "--log-level", level, "--preload", (char *)o->preload, NULL};
     execv(path, argv);
     fprintf(stderr, "akernel-gateway: cannot run %s: %s\n", path, strerror(errno));
     _exit(127);
@@ -101,8 +103,9 @@ int zygote_spawn(struct gateway *gw, struct worker *w, int channel_fd)
         log_error("cannot start worker %u: the zygote is not running", w->id);
         return -1;
     }
-    char text[32];
-    int len = snprintf(text, sizeof text, "spawn %u", w->id);
+    char text[96];
+    int len = snprintf(text, sizeof text, "spawn %u %u %u %zu", w->id, (unsigned)w->owner.uid,
+                       (unsigned)w->owner.gid, gw->opts.worker_memory);
     struct iovec iov = {text, (size_t)len};
     union {
         struct cmsghdr align;

@@ -100,6 +100,18 @@ int embed_init(const char *modes, const char *preload, char *err, size_t errlen)
     return 0;
 }
 
+void embed_setenv(const char *name, const char *value)
+{
+    PyObject *os = PyImport_ImportModule("os");
+    PyObject *environ = os ? PyObject_GetAttrString(os, "environ") : NULL;
+    PyObject *v = PyUnicode_DecodeFSDefault(value);
+    if (!environ || !v || PyMapping_SetItemString(environ, name, v) < 0) /* also putenv()s */
+        PyErr_Clear();
+    Py_XDECREF(v);
+    Py_XDECREF(environ);
+    Py_XDECREF(os);
+}
+
 void embed_before_fork(void) { PyOS_BeforeFork(); }
 void embed_after_fork_parent(void) { PyOS_AfterFork_Parent(); }
 

@@ -11,6 +11,8 @@ int embed_init(const char *modes, const char *preload, char *err, size_t errlen)
 /* In a freshly forked worker: tell Python about the fork, run the worker's
  * event loop until it ends. Returns the exit status. */
 int embed_run_worker(void);
+/* Set an environment variable in os.environ (and the process's). */
+void embed_setenv(const char *name, const char *value);
 /* Before and after fork() in the zygote. */
 void embed_before_fork(void);
 void embed_after_fork_parent(void);

@@ -2,8 +2,10 @@
  *
  * Started by the router (never by hand) with its control socket on fd 3.
  * It initialises Python and imports the runtime once, then forks a worker
- * for each "spawn ID" command, handing it the channel fd that came with the
- * command, and reports "spawned ID PID" and, when a worker ends, "exited PID
+ * for each "spawn ID UID GID MEMORY" command, handing it the channel fd
+ * that came with the command; the worker becomes that user (as root, the
+ * service runs each user's notebooks as that user) under that memory
+ * limit. It reports "spawned ID PID" and, when a worker ends, "exited PID
  * STATUS". It has no threads when it forks. It dies with the router
  * (PR_SET_PDEATHSIG) and so do its workers, which die with it. */
 #include <errno.h>
@@ -15,7 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -76,7 +81,37 @@ static void die_with(pid_t parent)
         _exit(1);
 }
 
-static void become_worker(pid_t zygote, int sigfd, int channel)
+/* What a worker is to run as, from the spawn command. */
+struct worker_spec {
+    unsigned id;
+    uid_t uid;
+    gid_t gid;
+    size_t memory; /* address-space limit in bytes, 0: none */
+};
+
+/* Become the notebook's user: its groups, gid, uid (which leaves no
+ * capability), home and environment. Dies rather than run as the wrong user. */
+static void become_user(const struct worker_spec *spec, pid_t zygote)
+{
+    if (spec->uid == getuid())
+        return;
+    struct passwd *pw = getpwuid(spec->uid);
+    if (!pw || initgroups(pw->pw_name, spec->gid) < 0 || setgid(spec->gid) < 0 || setuid(spec->uid) < 0 ||
+        setuid(0) == 0) {
+        log_error("worker %u: cannot become uid %u: %s", spec->id, (unsigned)spec->uid, strerror(errno));
+        _exit(1);
+    }
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); /* no setuid programs either */
+    die_with(zygote); /* changing credentials cleared the parent-death signal */
+    if (chdir(pw->pw_dir) < 0 && chdir("/") < 0)
+        _exit(1);
+    const char *env[][2] = {{"HOME", pw->pw_dir}, {"USER", pw->pw_name}, {"LOGNAME", pw->pw_name},
+                            {"SHELL", pw->pw_shell}};
+    for (size_t i = 0; i < sizeof env / sizeof env[0]; i++)
+        embed_setenv(env[i][0], env[i][1]);
+}
+
+static void become_worker(const struct worker_spec *spec, pid_t zygote, int sigfd, int channel)
 {
     die_with(zygote);
     close(CONTROL_FD);
@@ -85,6 +120,10 @@ static void become_worker(pid_t zygote, int sigfd, int channel)
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     log_setup("akernel-worker", log_get_level());
+    become_user(spec, zygote);
+    struct rlimit limit = {spec->memory, spec->memory};
+    if (spec->memory && setrlimit(RLIMIT_AS, &limit) < 0)
+        log_warn("worker %u: cannot limit memory: %s", spec->id, strerror(errno));
     if (output_start(channel) < 0)
         _exit(1);
     bridge_set_channel(channel);
@@ -110,24 +149,27 @@ static int on_command(int sigfd)
     struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
     if (cmsg && cmsg->cmsg_type == SCM_RIGHTS)
         memcpy(&fd, CMSG_DATA(cmsg), sizeof fd);
-    unsigned id;
-    if (sscanf(text, "spawn %u", &id) != 1 || fd < 0) {
+    struct worker_spec spec;
+    unsigned uid, gid;
+    if (sscanf(text, "spawn %u %u %u %zu", &spec.id, &uid, &gid, &spec.memory) != 4 || fd < 0) {
         log_error("zygote: bad command \"%s\"", text);
         if (fd >= 0)
             close(fd);
         return 0;
     }
+    spec.uid = (uid_t)uid;
+    spec.gid = (gid_t)gid;
     pid_t zygote = getpid();
     embed_before_fork();
     pid_t pid = fork();
     if (pid == 0)
-        become_worker(zygote, sigfd, fd);
+        become_worker(&spec, zygote, sigfd, fd);
     embed_after_fork_parent();
     close(fd);
     if (pid < 0)
         log_error("zygote: fork failed: %s", strerror(errno));
     else
-        report("spawned %u %d", id, (int)pid);
+        report("spawned %u %d", spec.id, (int)pid);
     return 0;
 }
 

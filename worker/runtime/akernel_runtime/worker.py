@@ -3,8 +3,10 @@
 The router sends (see gateway/workers.c):
     request ID TYPE SESSION CONTENT METADATA HEADER [BUFFERS...]
     input_reply ID CONTENT
-    interrupt SESSION          ("" = every session)
-    reset SESSION              (a restart from that session in multi mode)
+    session SESSION MODES      a new session and the modes it runs in
+    interrupt SESSION          ("" = every session, "N/" = those of frontend N)
+    reset SESSION              (its frontend restarted it, or went away)
+A SESSION is "<frontend id>/<session id>", unique across frontends.
 Messages are read when the channel is readable, and also by the SIGINT
 handler, which the router sends after an interrupt so that a cell blocking
 the loop (time.sleep, a CPU loop) gets KeyboardInterrupt."""
@@ -45,6 +47,7 @@ class Worker:
         self.backlog = []  # messages read, not yet handled (mutated in place only)
         self.running = None  # the cell whose code executes right now
         self.pending_inputs = {}  # request id -> future, for ainput()
+        self.session_modes = {}  # session key -> its modes, when the router says
         self._current_out = None
         self._flush_scheduled = False
         self._dispatching = False
@@ -86,6 +89,8 @@ class Worker:
         s = self.sessions.get(key)
         if s is None:
             s = self.sessions[key] = Session(key, self)
+            s.modes = self.session_modes.get(sid, _modes)  # per frontend under serve
+            s.chained = "concurrent" not in s.modes
         return s
 
     # -- reading the channel ----------------------------------------------------------
@@ -120,6 +125,8 @@ class Worker:
             self.interrupt(msg[1].decode(), None)
         elif kind == b"reset":
             self.reset(msg[1].decode())
+        elif kind == b"session":
+            self.session_modes[msg[1].decode()] = frozenset(msg[2].decode().split("-")) - {""}
         else:
             log(f"unknown message from the router: {kind!r}")
 
@@ -151,6 +158,8 @@ class Worker:
         is among them."""
         if sid == "" or not self.multi:
             sessions = list(self.sessions.values())
+        elif sid.endswith("/"):  # every session of one frontend
+            sessions = [s for key, s in self.sessions.items() if key.startswith(sid)]
         else:
             sessions = [self.sessions[sid]] if sid in self.sessions else []
         hit = False
@@ -174,6 +183,7 @@ class Worker:
 
     def reset(self, sid: str) -> None:
         old = self.sessions.pop(sid if self.multi else "", None)
+        self.session_modes.pop(sid, None)
         if old is not None:
             old.close()
 
