@@ -3,7 +3,10 @@
  * activation (sd_listen_fds), says READY=1 once listening, STOPPING=1 when
  * it stops, STATUS= with its counts, and WATCHDOG=1 when WatchdogSec is
  * set. Without libsystemd, or not under systemd, these do nothing. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "gateway/gateway.h"
 
@@ -17,11 +20,17 @@ int systemd_listen_fd(void)
         return -1;
     if (n > 1)
         log_warn("systemd passed %d sockets; using the first", n);
-    if (sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1, NULL, 0) <= 0) {
+    int fd = SD_LISTEN_FDS_START;
+    if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0) {
         log_error("the socket systemd passed is not a listening Unix stream socket");
         return -1;
     }
-    return SD_LISTEN_FDS_START;
+    /* the loop must never block on accept() */
+    if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+        log_error("cannot make the systemd socket non-blocking: %s", strerror(errno));
+        return -1;
+    }
+    return fd;
 }
 
 static void status_text(struct gateway *gw, char *out, size_t outlen)
