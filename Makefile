@@ -25,12 +25,20 @@ build: deps
 	cmake -S . -B build -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
 	cmake --build build -j$(JOBS)
 
+USER_FLAG := $(if $(filter 0,$(shell id -u)),,--user)
+
 install: build
 	cmake --install build >/dev/null
-	$(PREFIX)/bin/akernel-gateway install $(if $(filter 0,$(shell id -u)),,--user)
+	$(PREFIX)/bin/akernel-gateway install $(USER_FLAG)
+	$(PREFIX)/bin/akernel-gateway install --attach $(USER_FLAG)
 
+# The shared service on its defaults; notebooks reach it through the
+# akernel-service kernelspec.
 run: install
-	$(PREFIX)/bin/akernel-gateway launch
+	@echo "akernel-gateway: starting the service. Open a notebook with the kernel"
+	@echo "'Python 3 (akernel-gateway service)' in JupyterLab, or in a terminal:"
+	@echo "    jupyter console --kernel akernel-service"
+	$(PREFIX)/bin/akernel-gateway serve
 
 test: deps
 	tests/run.sh

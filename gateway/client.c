@@ -26,15 +26,22 @@
 
 #define REPLY_TIMEOUT_MS 30000
 
-void client_default_socket(char *out, size_t outlen)
+void service_socket_path(char *out, size_t outlen)
 {
     const char *xdg = getenv("XDG_RUNTIME_DIR");
-    if (xdg && *xdg) {
+    if (geteuid() == 0)
+        snprintf(out, outlen, "%s", SYSTEM_SOCKET);
+    else if (xdg && *xdg)
         snprintf(out, outlen, "%s/akernel-gateway/gateway.sock", xdg);
-        if (access(out, F_OK) == 0)
-            return;
-    }
-    snprintf(out, outlen, "/run/akernel-gateway/gateway.sock");
+    else
+        snprintf(out, outlen, "/tmp/akernel-gateway-%u/gateway.sock", (unsigned)geteuid());
+}
+
+void client_default_socket(char *out, size_t outlen)
+{
+    service_socket_path(out, outlen);
+    if (access(out, F_OK) != 0)
+        snprintf(out, outlen, "%s", SYSTEM_SOCKET);
 }
 
 static int connect_socket(const char *path)

@@ -4,8 +4,15 @@
 
 int attach_main(int argc, char **argv);
 int status_main(int argc, char **argv);
+#include <stddef.h>
+
+#define SYSTEM_SOCKET "/run/akernel-gateway/gateway.sock"
+
+/* Where `serve` listens by default: /run/akernel-gateway as root, else
+ * $XDG_RUNTIME_DIR/akernel-gateway (or /tmp/akernel-gateway-UID). */
+void service_socket_path(char *out, size_t outlen);
 /* The socket a client uses by default: the user's own service if one
- * listens in $XDG_RUNTIME_DIR, else the system one in /run. */
+ * listens, else the system one. */
 void client_default_socket(char *out, size_t outlen);
 
 #endif

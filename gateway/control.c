@@ -67,7 +67,7 @@ int control_listen(struct gateway *gw, char *err, size_t errlen)
     }
     snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path);
     bool root = geteuid() == 0;
-    if (make_parent_dir(path, root ? 0755 : 0700) < 0) {
+    if (make_parent_dir(path, root ? 0755 : 0700) < 0) { /* users reach a root service */
         snprintf(err, errlen, "cannot create the directory of %s: %s", path, strerror(errno));
         return -1;
     }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/modes.h"
+#include "gateway/client.h"
 
 #define DEFAULT_CONFIG "/etc/akernel-gateway/gateway.conf"
 
@@ -218,17 +219,6 @@ static void set_defaults(enum gateway_command command, struct gateway_options *o
     o->max_sessions = 10000;
 }
 
-/* The default control socket: /run for root, $XDG_RUNTIME_DIR otherwise. */
-static void default_socket(struct gateway_options *o)
-{
-    const char *xdg = getenv("XDG_RUNTIME_DIR");
-    if (geteuid() == 0 || !xdg || !*xdg)
-        snprintf(o->socket_path, sizeof o->socket_path, "%s", geteuid() == 0 ? "/run/akernel-gateway/gateway.sock"
-                                                                                 : "/tmp/akernel-gateway/gateway.sock");
-    else
-        snprintf(o->socket_path, sizeof o->socket_path, "%s/akernel-gateway/gateway.sock", xdg);
-}
-
 static void finish_defaults(struct gateway_options *o)
 {
     if (o->command == CMD_SERVE)
@@ -243,7 +233,7 @@ static void finish_defaults(struct gateway_options *o)
     if (o->workers > o->max_workers)
         o->max_workers = o->workers;
     if (!o->socket_path[0])
-        default_socket(o);
+        service_socket_path(o->socket_path, sizeof o->socket_path);
 }
 
 /* serve reads its config file before the command line, which overrides it. */
