@@ -353,3 +353,14 @@ def test_logs_go_to_the_journal_under_systemd(tmp_path):
     finally:
         proc.terminate()
         assert proc.wait(timeout=15) == 0
+
+
+@pytest.mark.args("--isolate", "--max-workers", "4")
+def test_isolated_worker_is_retired_when_its_notebook_goes(service):
+    a, b = service.notebook(), service.notebook()
+    wa, wb = a.worker_pid(), b.worker_pid()
+    assert wa != wb
+    os.kill(a.pid, signal.SIGKILL)  # a's notebook goes away
+    wait_for(lambda: not pid_alive(wa), what="a's worker to be retired")
+    assert pid_alive(wb) and b.result("'b keeps its worker'") == "'b keeps its worker'"
+    assert [w["pid"] for w in service.status()["workers"]] == [wb]
