@@ -120,7 +120,7 @@ static void on_readable(struct kernel *k, enum connfile_channel ch)
     }
     struct jmsg m;
     int got;
-    while (!k->done && (got = jmsg_recv(k->sockets[ch], &m)) > 0) {
+    while (!k->done && (got = jmsg_recv(k->sockets[ch], &m, 0)) > 0) {
         enum jmsg_error e = jmsg_parse(&m, k->signer, k->guard);
         if (e == JMSG_OK)
             handle(k, ch, &m);

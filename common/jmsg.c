@@ -21,6 +21,7 @@ const char *jmsg_error_str(enum jmsg_error e)
     case JMSG_REPLAYED: return "replayed signature";
     case JMSG_BAD_JSON: return "a JSON part is not a valid object";
     case JMSG_BAD_HEADER: return "header lacks a string msg_id, msg_type or session, or has a field of the wrong type";
+    case JMSG_TOO_LARGE: return "message over the size limit";
     }
     return "unknown error";
 }
@@ -46,9 +47,10 @@ static int push_frame(struct jmsg *m, zmq_msg_t *frame)
     return 0;
 }
 
-int jmsg_recv(void *socket, struct jmsg *m)
+int jmsg_recv(void *socket, struct jmsg *m, size_t size_limit)
 {
     memset(m, 0, sizeof *m);
+    m->size_limit = size_limit;
     int more = 1, flags = ZMQ_DONTWAIT;
     while (more) {
         zmq_msg_t frame;
@@ -64,6 +66,11 @@ int jmsg_recv(void *socket, struct jmsg *m)
         }
         more = zmq_msg_more(&frame);
         flags = 0; /* the rest of a multipart message is already here */
+        m->size += zmq_msg_size(&frame);
+        if (size_limit && m->size > size_limit) { /* keep its place, not its bytes */
+            zmq_msg_close(&frame);
+            zmq_msg_init(&frame);
+        }
         if (push_frame(m, &frame) < 0) {
             jmsg_close(m);
             errno = ENOMEM;
@@ -142,8 +149,11 @@ enum jmsg_error jmsg_parse(struct jmsg *m, struct signer *signer, struct replay_
     m->metadata = parse_object(jmsg_metadata_raw(m), JSON_ALLOW_NUL);
     m->content = parse_object(jmsg_content_raw(m), JSON_ALLOW_NUL);
     if (!m->header || !m->parent || !m->metadata || !m->content)
-        return JMSG_BAD_JSON;
-    return check_header(m);
+        return m->size_limit && m->size > m->size_limit ? JMSG_TOO_LARGE : JMSG_BAD_JSON;
+    enum jmsg_error e = check_header(m);
+    if (e == JMSG_OK && m->size_limit && m->size > m->size_limit)
+        return JMSG_TOO_LARGE;
+    return e;
 }
 
 void jmsg_close(struct jmsg *m)

@@ -28,6 +28,8 @@ struct jmsg {
     zmq_msg_t *frames;
     size_t nframes, cap;
     bool too_many_frames;
+    size_t size;         /* bytes in all frames, as received */
+    size_t size_limit;   /* frames past this total are dropped on arrival */
     size_t nidents; /* frames[0 .. nidents) route the reply */
     size_t sig;     /* index of the signature frame */
     json_t *header, *parent, *metadata, *content;
@@ -44,15 +46,20 @@ enum jmsg_error {
     JMSG_REPLAYED,
     JMSG_BAD_JSON,
     JMSG_BAD_HEADER,
+    JMSG_TOO_LARGE, /* valid, but over the size limit: its buffers were dropped */
 };
 
 const char *jmsg_error_str(enum jmsg_error e);
 
-/* Read one whole multipart message. Returns 1 when one was read, 0 when
- * none is waiting, -1 on a socket error (errno set). */
-int jmsg_recv(void *socket, struct jmsg *m);
+/* Read one whole multipart message. Frames that take the total past
+ * size_limit (0: none) are dropped as they arrive, leaving empty frames
+ * in their place, so an oversized message is never copied or kept.
+ * Returns 1 when one was read, 0 when none is waiting, -1 on a socket
+ * error (errno set). */
+int jmsg_recv(void *socket, struct jmsg *m, size_t size_limit);
 /* Validate a received message; `guard` may be NULL. On JMSG_OK the JSON
- * parts are parsed into m->header, parent, metadata and content. */
+ * parts are parsed into m->header, parent, metadata and content; so they
+ * are on JMSG_TOO_LARGE when those parts fitted (the caller can answer). */
 enum jmsg_error jmsg_parse(struct jmsg *m, struct signer *signer, struct replay_guard *guard);
 void jmsg_close(struct jmsg *m);
 

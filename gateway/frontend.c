@@ -13,7 +13,10 @@
 #include "gateway/gateway.h"
 
 #define REPLAY_HISTORY 65536
-#define IOPUB_HWM 100000
+/* iopub: a subscriber 1000 messages behind loses messages (ZMQ drops for
+ * that subscriber only, as ipykernel), so a stalled one costs the router at
+ * most IOPUB_HWM x the largest message (stream text comes in 64 KiB). */
+#define IOPUB_HWM 1000
 
 static const int socket_types[CH_COUNT] = {ZMQ_ROUTER, ZMQ_XPUB, ZMQ_ROUTER, ZMQ_ROUTER, ZMQ_REP};
 static const char *const channel_names[CH_COUNT] = {"shell", "iopub", "stdin", "control", "hb"};
@@ -35,6 +38,10 @@ static int bind_channel(struct frontend *fe, enum connfile_channel ch, char *err
         zmq_setsockopt(s, ZMQ_ROUTER_HANDOVER, &one, sizeof one);
     if (ch == CH_IOPUB)
         zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    /* A frame this large is refused by ZMQ itself (the peer is cut off);
+     * smaller messages over max_message_size get an error reply. */
+    int64_t ceiling = (int64_t)fe->gw->opts.max_message_size * 2 + (16 << 20);
+    zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &ceiling, sizeof ceiling);
     connfile_endpoint(&fe->cf, ch, endpoint, sizeof endpoint);
     if (zmq_bind(s, endpoint) < 0) {
         snprintf(err, errlen, "cannot bind %s to %s: %s", channel_names[ch], endpoint,
@@ -357,6 +364,19 @@ static void dispatch(struct frontend *fe, enum connfile_channel ch, const struct
     }
 }
 
+/* A signed request over --max-message-size: its buffers are already
+ * gone; tell the sender clearly instead of leaving it waiting. */
+static void refuse_too_large(struct frontend *fe, enum connfile_channel ch, const struct jmsg *m)
+{
+    char why[256];
+    snprintf(why, sizeof why, "The message (%zu bytes) is larger than this kernel accepts (--max-message-size %zu).",
+             m->size, fe->gw->opts.max_message_size);
+    publish_status(fe, jmsg_header_raw(m), "busy");
+    struct request *req = request_new(fe->gw, fe, ch, m);
+    if (req)
+        fail_request(fe->gw, req, "MessageTooLarge", why);
+}
+
 void frontend_on_readable(struct frontend *fe, enum connfile_channel ch)
 {
     if (ch == CH_HB) {
@@ -370,7 +390,7 @@ void frontend_on_readable(struct frontend *fe, enum connfile_channel ch)
     /* A bounded batch per wake-up keeps the other sockets served. */
     for (int budget = 64; budget > 0 && !fe->gw->stopping && !fe->dropped; budget--) {
         struct jmsg m;
-        int got = jmsg_recv(fe->sockets[ch], &m);
+        int got = jmsg_recv(fe->sockets[ch], &m, fe->gw->opts.max_message_size);
         if (got <= 0) {
             if (got < 0 && errno != EAGAIN)
                 log_error("%s: receive failed: %s", channel_names[ch], zmq_strerror(errno));
@@ -380,9 +400,11 @@ void frontend_on_readable(struct frontend *fe, enum connfile_channel ch)
         if (e == JMSG_OK) {
             clock_gettime(CLOCK_MONOTONIC, &fe->last_active);
             dispatch(fe, ch, &m);
+        } else if (e == JMSG_TOO_LARGE && m.header) {
+            refuse_too_large(fe, ch, &m);
         }
-        else
-            log_warn("%s: dropped a message (%zu frames): %s", channel_names[ch], m.nframes,
+        if (e != JMSG_OK)
+            log_warn("%s: dropped a message (%zu frames, %zu bytes): %s", channel_names[ch], m.nframes, m.size,
                      jmsg_error_str(e));
         jmsg_close(&m);
     }

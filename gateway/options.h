@@ -23,6 +23,7 @@ struct gateway_options {
     char preload[1024];          /* comma-separated modules the zygote imports */
     enum log_level log_level;
     size_t worker_queue_limit; /* bytes queued to one worker before refusing */
+    size_t max_message_size;   /* a request larger than this is refused */
     /* serve */
     char socket_path[256];   /* control socket */
     size_t worker_memory;    /* address-space limit per worker, 0: none */

@@ -29,6 +29,7 @@ for dir in build build-asan; do
     echo "== unit tests ($dir)"
     (cd "$dir" && ctest --output-on-failure)
     echo "== integration tests ($dir)"
+    [ "$dir" = build-asan ] && export AKG_SANITIZED=1
     AKG_BUILD_DIR="$PWD/$dir" /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration "$@"
 done
 

@@ -19,7 +19,7 @@
 #include "common/log.h"
 
 #define FLUSH_MS 50
-#define FLUSH_BYTES (256u << 10) /* write at once past this much */
+#define FLUSH_BYTES (64u << 10) /* write at once past this much (and stream messages stay this small) */
 
 struct chunk {
     uint64_t req;
@@ -68,18 +68,36 @@ static void queue_locked(const struct span *parts, size_t nparts)
     note_pending_locked(out.queue.len - before);
 }
 
-static void queue_chunk_locked(struct chunk *c, size_t len)
+static void queue_stream_locked(uint64_t req, int name, const char *text, size_t len)
 {
     char id[24];
-    snprintf(id, sizeof id, "%llu", (unsigned long long)c->req);
+    snprintf(id, sizeof id, "%llu", (unsigned long long)req);
     buf_reset(&out.json);
-    buf_append(&out.json, c->name == STREAM_STDERR ? "{\"name\":\"stderr\",\"text\":"
-                                                   : "{\"name\":\"stdout\",\"text\":", 24);
-    if (jstr_append(&out.json, buf_head(&c->text), len) < 0 || buf_append(&out.json, "}", 1) < 0)
+    buf_append(&out.json, name == STREAM_STDERR ? "{\"name\":\"stderr\",\"text\":"
+                                                : "{\"name\":\"stdout\",\"text\":", 24);
+    if (jstr_append(&out.json, text, len) < 0 || buf_append(&out.json, "}", 1) < 0)
         return;
     struct span parts[] = {span_str("iopub"), span_str(id), span_str("stream"),
                            {buf_head(&out.json), buf_pending(&out.json)}};
     queue_locked(parts, 4);
+}
+
+/* The first len bytes of a chunk, as stream messages of at most
+ * FLUSH_BYTES of text each (cut between UTF-8 sequences). */
+static void queue_chunk_locked(struct chunk *c, size_t len)
+{
+    const char *text = buf_head(&c->text);
+    while (len > 0) {
+        size_t piece = len;
+        if (piece > FLUSH_BYTES) {
+            piece = jstr_complete_prefix(text, FLUSH_BYTES);
+            if (piece == 0)
+                piece = FLUSH_BYTES;
+        }
+        queue_stream_locked(c->req, c->name, text, piece);
+        text += piece;
+        len -= piece;
+    }
 }
 
 /* Turn stream chunks into events; the last may keep an incomplete UTF-8

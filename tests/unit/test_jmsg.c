@@ -55,7 +55,7 @@ static void recv_msg(void *sock, struct jmsg *m)
 {
     zmq_pollitem_t item = {sock, 0, ZMQ_POLLIN, 0};
     ck_assert_int_eq(zmq_poll(&item, 1, 2000), 1);
-    ck_assert_int_eq(jmsg_recv(sock, m), 1);
+    ck_assert_int_eq(jmsg_recv(sock, m, 0), 1);
 }
 
 static void sign_hex(const char *key, const struct span json[4], char hex[AUTH_HEX_LEN + 1])
@@ -120,7 +120,7 @@ static void assert_span_eq(struct span s, const char *expect)
 START_TEST(test_jmsg_recv_nothing_waiting)
 {
     struct jmsg m;
-    ck_assert_int_eq(jmsg_recv(router, &m), 0);
+    ck_assert_int_eq(jmsg_recv(router, &m, 0), 0);
     ck_assert_uint_eq(m.nframes, 0);
 }
 END_TEST
@@ -149,6 +149,34 @@ START_TEST(test_jmsg_parse_valid_signed)
     ck_assert_uint_eq(json_object_size(m.parent), 0);
     jmsg_close(&m);
     ck_assert_ptr_null(m.frames);
+    signer_free(s);
+}
+END_TEST
+
+START_TEST(test_jmsg_over_size_limit_drops_buffers_keeps_header)
+{
+    struct span json[4] = {span_str(VALID_HEADER), span_str("{}"), span_str("{}"), span_str(VALID_CONTENT)};
+    char hex[AUTH_HEX_LEN + 1];
+    sign_hex(KEY, json, hex);
+    static char big[100000];
+    memset(big, 'b', sizeof big);
+    struct span frames[] = {span_str(JMSG_DELIMITER), span_str(hex), json[0], json[1], json[2], json[3],
+                            {big, sizeof big}, span_str("after")};
+    send_frames(frames, 8);
+    zmq_pollitem_t item = {router, 0, ZMQ_POLLIN, 0};
+    ck_assert_int_eq(zmq_poll(&item, 1, 2000), 1);
+    struct jmsg m;
+    ck_assert_int_eq(jmsg_recv(router, &m, 50000), 1);
+    size_t expect = 4 + sizeof JMSG_DELIMITER - 1 + AUTH_HEX_LEN + json[0].len + 2 + 2 + json[3].len +
+                    sizeof big + 5;
+    ck_assert_uint_eq(m.size, expect);
+    ck_assert_uint_eq(m.nframes, 9);                   /* every frame keeps its place */
+    ck_assert_uint_eq(zmq_msg_size(&m.frames[7]), 0); /* but not its bytes */
+    ck_assert_uint_eq(zmq_msg_size(&m.frames[8]), 0);
+    struct signer *s = signer_new(KEY, strlen(KEY));
+    ck_assert_int_eq(jmsg_parse(&m, s, NULL), JMSG_TOO_LARGE);
+    ck_assert_str_eq(m.msg_type, "execute_request"); /* so the caller can answer it */
+    jmsg_close(&m);
     signer_free(s);
 }
 END_TEST
@@ -691,7 +719,7 @@ START_TEST(test_jmsg_send_header_too_long_fails)
     ck_assert_int_eq(errno, EINVAL);
     struct jmsg m;
     ck_assert_int_eq(zmq_poll(&(zmq_pollitem_t){router, 0, ZMQ_POLLIN, 0}, 1, 100), 0);
-    ck_assert_int_eq(jmsg_recv(router, &m), 0); /* nothing went out */
+    ck_assert_int_eq(jmsg_recv(router, &m, 0), 0); /* nothing went out */
     jmsg_origin_free(&origin);
     signer_free(s);
 }
@@ -748,6 +776,7 @@ Suite *jmsg_suite(void)
     tcase_add_test(tsend, test_jmsg_send_frames);
     tcase_add_test(tsend, test_jmsg_send_empty_spans_become_empty_objects);
     tcase_add_test(tsend, test_jmsg_send_refuses_bad_msg_type);
+    tcase_add_test(tsend, test_jmsg_over_size_limit_drops_buffers_keeps_header);
     tcase_add_test(tsend, test_jmsg_send_unsigned_with_empty_key);
     tcase_add_test(tsend, test_jmsg_send_ids_are_fresh);
     tcase_add_test(tsend, test_jmsg_origin_username_escaped);
