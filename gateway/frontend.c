@@ -214,7 +214,7 @@ static void handle_shutdown(struct frontend *fe, enum connfile_channel ch, const
     size_t nidents = request_idents(m, idents);
     publish_status(fe, parent, "busy");
     reply_send(fe, ch, idents, nidents, "shutdown_reply", parent, span_str(content));
-    publish(fe, "shutdown_reply", parent, span_str(content), NULL, 0);
+    publish(fe, "shutdown_reply", parent, span_str(content), span_str(""), NULL, 0);
     publish_status(fe, parent, "idle");
     /* serve: the frontend goes (with its namespaces); its attach process
      * exits, and a restarting kernel manager attaches again afresh. */

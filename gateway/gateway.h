@@ -83,6 +83,7 @@ struct request {
     struct span parent; /* the request's raw header: parent of all it causes */
     struct request *session_next, *session_prev; /* session->inflight list */
     char input_id[JMSG_ID_LEN + 1]; /* msg_id of a pending input_request */
+    bool finished;                  /* answered; kept a while for late output */
     UT_hash_handle hh;              /* gateway.requests, by id */
     UT_hash_handle hh_input;        /* gateway.inputs, by input_id */
 };
@@ -121,6 +122,8 @@ struct gateway {
     struct session *sessions;
     struct request *requests;
     struct request *inputs;
+    uint64_t finished[256]; /* ids of the last finished requests, oldest first */
+    size_t finished_next;
     uint64_t next_request_id;
     unsigned next_worker_id, next_frontend_id;
     struct zygote zygote;
@@ -185,6 +188,7 @@ struct request *request_find_input(struct gateway *gw, const char *input_id);
 struct request *request_oldest_input(struct gateway *gw, struct frontend *fe, const char *sid);
 void request_set_input(struct gateway *gw, struct request *req, const char *input_id);
 void request_attach(struct request *req, struct session *s, struct worker *w);
+void request_finish(struct gateway *gw, struct request *req);
 void request_free(struct gateway *gw, struct request *req);
 void requests_free(struct gateway *gw);
 void requests_drop_frontend(struct gateway *gw, struct frontend *fe);
@@ -193,7 +197,7 @@ void requests_drop_frontend(struct gateway *gw, struct frontend *fe);
 int reply_send(struct frontend *fe, enum connfile_channel ch, const struct span *idents,
                size_t nidents, const char *msg_type, struct span parent, struct span content);
 void publish(struct frontend *fe, const char *msg_type, struct span parent, struct span content,
-             const struct span *buffers, size_t nbuffers);
+             struct span metadata, const struct span *buffers, size_t nbuffers);
 void publish_status(struct frontend *fe, struct span parent, const char *state);
 int reply_to(struct request *req, const char *msg_type, struct span content);
 void finish_request(struct gateway *gw, struct request *req);

@@ -23,13 +23,13 @@ int reply_send(struct frontend *fe, enum connfile_channel ch, const struct span 
 }
 
 void publish(struct frontend *fe, const char *msg_type, struct span parent, struct span content,
-             const struct span *buffers, size_t nbuffers)
+             struct span metadata, const struct span *buffers, size_t nbuffers)
 {
     char topic[96];
     snprintf(topic, sizeof topic, "kernel.%s.%s", fe->gw->origin.session, msg_type);
     struct span topics[] = {span_str(topic)};
     struct jmsg_out out = {.idents = topics, .nidents = 1, .msg_type = msg_type, .parent = parent,
-                           .content = content, .buffers = buffers, .nbuffers = nbuffers};
+                           .metadata = metadata, .content = content, .buffers = buffers, .nbuffers = nbuffers};
     if (jmsg_send(fe->sockets[CH_IOPUB], fe->signer, &fe->gw->origin, &out, NULL) < 0)
         log_warn("iopub: %s dropped: %s", msg_type, zmq_strerror(errno));
 }
@@ -38,7 +38,7 @@ void publish_status(struct frontend *fe, struct span parent, const char *state)
 {
     char content[64];
     snprintf(content, sizeof content, "{\"execution_state\":\"%s\"}", state);
-    publish(fe, "status", parent, span_str(content), NULL, 0);
+    publish(fe, "status", parent, span_str(content), span_str(""), NULL, 0);
 }
 
 int reply_to(struct request *req, const char *msg_type, struct span content)
@@ -54,7 +54,7 @@ void finish_request(struct gateway *gw, struct request *req)
     struct session *s = req->session;
     struct frontend *fe = req->fe;
     publish_status(fe, req->parent, "idle");
-    request_free(gw, req);
+    request_finish(gw, req);
     if (s && s->inflight)
         publish_status(fe, s->inflight->parent, "busy");
 }
@@ -78,7 +78,7 @@ void fail_request(struct gateway *gw, struct request *req, const char *ename, co
     if (error && strcmp(req->msg_type, "execute_request") == 0) {
         char *text = json_dumps(error, JSON_COMPACT);
         if (text)
-            publish(req->fe, "error", req->parent, span_str(text), NULL, 0);
+            publish(req->fe, "error", req->parent, span_str(text), span_str(""), NULL, 0);
         free(text);
         json_object_set_new(error, "execution_count", json_null());
     }

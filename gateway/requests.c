@@ -88,13 +88,36 @@ void request_attach(struct request *req, struct session *s, struct worker *w)
     DL_APPEND2(s->inflight, req, session_prev, session_next);
 }
 
-void request_free(struct gateway *gw, struct request *req)
+/* Leave the session's and the worker's in-flight counts. */
+static void request_settle(struct gateway *gw, struct request *req)
 {
+    if (req->finished)
+        return;
+    req->finished = true;
     if (req->session)
         DL_DELETE2(req->session->inflight, req, session_prev, session_next);
     if (req->worker && req->worker->inflight)
         req->worker->inflight--;
     request_set_input(gw, req, "");
+}
+
+/* The request is answered. It is kept among the last finished ones, so
+ * output that comes later (a task or thread its cell started) still goes
+ * to the right cell; the oldest of those is freed. */
+void request_finish(struct gateway *gw, struct request *req)
+{
+    size_t n = sizeof gw->finished / sizeof gw->finished[0];
+    request_settle(gw, req);
+    struct request *oldest = request_find(gw, gw->finished[gw->finished_next]);
+    if (oldest && oldest->finished)
+        request_free(gw, oldest);
+    gw->finished[gw->finished_next] = req->id;
+    gw->finished_next = (gw->finished_next + 1) % n;
+}
+
+void request_free(struct gateway *gw, struct request *req)
+{
+    request_settle(gw, req);
     HASH_DELETE(hh, gw->requests, req);
     free(req);
 }

@@ -11,7 +11,8 @@
  * Worker events become signed messages:
  *
  *   ready PID                      the worker has started its loop
- *   iopub ID TYPE CONTENT [BUF..]  publish on behalf of request ID
+ *   iopub ID TYPE CONTENT METADATA [BUF..]  publish for request ID
+ *                                  (METADATA "" means {})
  *   reply ID TYPE CONTENT          reply to request ID, then idle
  *   done ID                        request ID needs no reply; idle
  *   input_request ID CONTENT       ask request ID's frontend for input
@@ -208,9 +209,13 @@ static void handle_event(struct worker *w, const struct chan_msg *m)
         return;
     }
     char type[65];
-    if (chan_part_is(kind, "iopub") && m->nparts >= 4 && jmsg_valid_type(m->parts[2])) {
+    if (req->finished && !chan_part_is(kind, "iopub")) {
+        log_debug("worker %u: %.*s for a finished request: dropped", w->id, (int)kind->len, kind->data);
+        return;
+    }
+    if (chan_part_is(kind, "iopub") && m->nparts >= 5 && jmsg_valid_type(m->parts[2])) {
         copy_type(&m->parts[2], type, sizeof type);
-        publish(req->fe, type, req->parent, m->parts[3], &m->parts[4], m->nparts - 4);
+        publish(req->fe, type, req->parent, m->parts[3], m->parts[4], &m->parts[5], m->nparts - 5);
     } else if (chan_part_is(kind, "reply") && m->nparts >= 4 && jmsg_valid_type(m->parts[2])) {
         copy_type(&m->parts[2], type, sizeof type);
         reply_to(req, type, m->parts[3]);
@@ -298,7 +303,11 @@ static void bury_worker(struct gateway *gw, struct worker *w, const char *why)
     struct request *req, *tmp;
     HASH_ITER(hh, gw->requests, req, tmp)
     {
-        if (req->worker == w)
+        if (req->worker != w)
+            continue;
+        if (req->finished)
+            request_free(gw, req); /* no more late output from a dead worker */
+        else
             fail_request(gw, req, "WorkerDied", evalue);
     }
     sessions_detach_worker(gw, w);

@@ -78,8 +78,8 @@ static void queue_stream_locked(uint64_t req, int name, const char *text, size_t
     if (jstr_append(&out.json, text, len) < 0 || buf_append(&out.json, "}", 1) < 0)
         return;
     struct span parts[] = {span_str("iopub"), span_str(id), span_str("stream"),
-                           {buf_head(&out.json), buf_pending(&out.json)}};
-    queue_locked(parts, 4);
+                           {buf_head(&out.json), buf_pending(&out.json)}, span_str("")};
+    queue_locked(parts, 5);
 }
 
 /* The first len bytes of a chunk, as stream messages of at most

@@ -179,3 +179,15 @@ def test_output_of_a_thread_goes_to_the_running_cell(kernel):
 def test_invalid_utf8_on_fd_is_replaced(kernel):
     out, _ = kernel.run("import os\nos.write(1, b'ok \\xff\\xfe end\\n');")
     assert out == "ok \ufffd\ufffd end\n"
+
+
+def test_output_after_a_cell_ends_still_goes_to_it(kernel):
+    """A task or thread a cell started may print after the cell has ended:
+    the output goes to that cell (its parent header), as a user expects."""
+    msg_id = kernel.submit("import threading\nasync def later():\n    await asyncio.sleep(0.3)\n"
+                           "    print('from the task')\n"
+                           "asyncio.ensure_future(later())\n"
+                           "threading.Timer(0.3, lambda: print('from the thread')).start()")
+    kernel.finish(msg_id)  # the cell is over
+    for text in ("from the task", "from the thread"):
+        kernel.wait_iopub(msg_id, lambda m, t=text: m["msg_type"] == "stream" and t in m["content"]["text"])

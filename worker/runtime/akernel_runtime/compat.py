@@ -1,5 +1,9 @@
-"""IPython compatibility: `from IPython.display import display, HTML, ...`
-and `from IPython import get_ipython` work in cells as under ipykernel.
+"""Import-time compatibility: after_import(name, hook) runs a hook when a
+module is imported, which is how IPython, the comm package, ipykernel.comm
+and matplotlib are made to work with this kernel.
+
+`from IPython.display import display, HTML, ...` and `from IPython import
+get_ipython` work in cells as under ipykernel.
 
 With Debian's python3-ipython, its modules are used, but as each display
 module loads, its display functions and get_ipython are replaced by this
@@ -11,6 +15,9 @@ import importlib.abc
 import importlib.machinery
 import os
 import sys
+import traceback
+
+import _akernel
 
 from . import display, shell
 
@@ -30,34 +37,83 @@ PATCHES = {
 FALLBACK_DIR = os.path.join(os.path.dirname(__file__), "fallback")
 
 
-class _PatchingLoader(importlib.abc.Loader):
-    def __init__(self, loader, patch):
-        self.loader, self.patch = loader, patch
+class _HookedLoader:
+    """Wraps a loader shared by several modules (a class, say)."""
+
+    def __init__(self, loader, after):
+        self._loader, self._after = loader, after
 
     def create_module(self, spec):
-        return self.loader.create_module(spec)
+        return self._loader.create_module(spec)
 
     def exec_module(self, module):
-        self.loader.exec_module(module)
-        vars(module).update(self.patch)
+        self._loader.exec_module(module)
+        self._after(module)
+
+    def __getattr__(self, name):  # get_source, get_resource_reader...
+        return getattr(self._loader, name)
 
 
-class _PatchingFinder(importlib.abc.MetaPathFinder):
-    """Finds IPython's display modules with the other finders, and patches
-    them once they have run."""
+class _AfterImport:
+    """A meta path finder that calls hooks[name](module) once the module
+    `name` has been executed (found by the other finders, as usual)."""
 
-    def find_spec(self, name, path, target=None):
-        patch = PATCHES.get(name)
-        if patch is None:
+    def __init__(self):
+        self.hooks = {}
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname not in self.hooks:
             return None
         for finder in sys.meta_path:
             if finder is self or not hasattr(finder, "find_spec"):
                 continue
-            spec = finder.find_spec(name, path, target)
-            if spec is not None and spec.loader is not None:
-                spec.loader = _PatchingLoader(spec.loader, patch)
-                return spec
-        return None
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        loader = spec.loader
+        if loader is None or not hasattr(loader, "exec_module"):
+            return spec
+
+        def after(module):
+            hook = self.hooks.pop(fullname, None)
+            if not self.hooks and self in sys.meta_path:
+                sys.meta_path.remove(self)  # nothing left to wait for
+            if hook is not None:
+                try:
+                    hook(module)
+                except Exception as e:
+                    _akernel.log(f"after importing {fullname}: " + "".join(traceback.format_exception(e)))
+
+        if isinstance(loader, type):
+            spec.loader = _HookedLoader(loader, after)
+        else:  # a source file's loader is this module's own: keep it, and its class
+            real_exec = loader.exec_module
+
+            def exec_module(module):
+                real_exec(module)
+                after(module)
+
+            loader.exec_module = exec_module
+        return spec
+
+
+_after_import = None
+
+
+def after_import(name: str, hook) -> None:
+    """Call hook(module) when the module `name` is imported (now if it is)."""
+    global _after_import
+    module = sys.modules.get(name)
+    if module is not None:
+        hook(module)
+        return
+    if _after_import is None:
+        _after_import = _AfterImport()
+    if _after_import not in sys.meta_path:
+        sys.meta_path.insert(0, _after_import)
+    _after_import.hooks[name] = hook
 
 
 class _FallbackFinder(importlib.abc.MetaPathFinder):
@@ -75,7 +131,5 @@ def install() -> None:
         sys.meta_path.insert(0, fallback)
     else:
         sys.meta_path.append(fallback)  # only if the real one is not found
-    sys.meta_path.insert(0, _PatchingFinder())
-    for name, patch in PATCHES.items():  # already imported (--preload)
-        if name in sys.modules:
-            vars(sys.modules[name]).update(patch)
+    for name, patch in PATCHES.items():
+        after_import(name, lambda module, patch=patch: vars(module).update(patch))

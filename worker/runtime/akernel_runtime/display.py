@@ -65,6 +65,21 @@ def _encode(mime: str, value):
 
 def format_object(obj, include=None, exclude=None):
     """(data, metadata) mime bundles for obj; text/plain is always there."""
+    if type(obj).__module__ == "matplotlib.figure":  # a Figure: its picture
+        from . import mpl_backend
+
+        data, metadata = (dict(d) for d in mpl_backend.figure_data(obj))
+    else:
+        data, metadata = _bundle(obj, include, exclude)
+    if "text/plain" not in data:
+        data["text/plain"] = repr(obj)
+    data = {mime: _encode(mime, value) for mime, value in data.items()
+            if (include is None or mime in include) and (exclude is None or mime not in exclude)}
+    return data, metadata
+
+
+def _bundle(obj, include, exclude):
+    """What obj's _repr_mimebundle_ and _repr_*_ methods give."""
     data, metadata = {}, {}
     bundle_method = _real_method(obj, "_repr_mimebundle_")
     if bundle_method is not None:
@@ -89,10 +104,6 @@ def format_object(obj, include=None, exclude=None):
                 metadata[mime] = md
         if value is not None:
             data[mime] = value
-    if "text/plain" not in data:
-        data["text/plain"] = repr(obj)
-    data = {mime: _encode(mime, value) for mime, value in data.items()
-            if (include is None or mime in include) and (exclude is None or mime not in exclude)}
     return data, metadata
 
 

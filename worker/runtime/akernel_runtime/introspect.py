@@ -1,5 +1,5 @@
 """Replies that look at code or the namespace without running a cell:
-completion, inspection, is_complete, history, comm_info. They are answered
+completion, inspection, is_complete, history. They are answered
 at once, even while a cell of the same session awaits."""
 
 import ast
@@ -180,8 +180,3 @@ def history(worker, request, content, metadata, buffers) -> None:
     else:
         result = [[s, line, code] for s, line, code, _ in entries]
     outputs.send_reply(req, "history_reply", {"status": "ok", "history": result})
-
-
-def comm_info(worker, request, content, metadata, buffers) -> None:
-    req, session = request.req, request.session
-    outputs.send_reply(req, "comm_info_reply", {"status": "ok", "comms": {}})

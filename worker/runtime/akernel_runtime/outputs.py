@@ -62,14 +62,18 @@ def _no_loop():
 schedule_flush = _no_loop
 
 
-def send_iopub(req: int, msg_type: str, content: dict, buffers=()) -> None:
-    _akernel.send("iopub", str(req), msg_type, dumps(content), *buffers)
+def send_iopub(req: int, msg_type: str, content: dict, buffers=(), metadata=None) -> None:
+    """Publish for request req: iopub ID TYPE CONTENT METADATA [BUFFERS...]."""
+    _akernel.send("iopub", str(req), msg_type, dumps(content), dumps(metadata) if metadata else "", *buffers)
     schedule_flush()
 
 
 def send_raw(kind: str, req: int, msg_type: str, content_json: str) -> None:
     """send_iopub/send_reply with content already encoded (hot paths)."""
-    _akernel.send(kind, str(req), msg_type, content_json)
+    if kind == "iopub":
+        _akernel.send(kind, str(req), msg_type, content_json, "")
+    else:
+        _akernel.send(kind, str(req), msg_type, content_json)
     schedule_flush()
 
 

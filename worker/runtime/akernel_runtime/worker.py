@@ -22,7 +22,7 @@ import traceback
 
 import _akernel
 
-from . import compat, display, introspect, outputs, shell, stdin
+from . import comms, compat, display, introspect, outputs, shell, stdin
 from .cells import Cell, Session
 
 _modes = frozenset()
@@ -57,8 +57,8 @@ class Worker:
             "inspect_request": introspect.inspect_object,
             "is_complete_request": introspect.is_complete,
             "history_request": introspect.history,
-            "comm_info_request": introspect.comm_info,
         }
+        self.handlers.update(comms.HANDLERS)  # comm_open, comm_msg, comm_close, comm_info_request
 
     # -- what runs now ----------------------------------------------------------
 
@@ -219,6 +219,14 @@ class Worker:
                 self.loop.call_soon(self.process_backlog)
 
 
+def _inline_figures(matplotlib) -> None:
+    """Figures are shown in the cell, as ipykernel's inline backend does,
+    unless the user chose a backend (MPLBACKEND). Set at import, not in the
+    environment, so subprocesses do not inherit a backend they cannot load."""
+    if not os.environ.get("MPLBACKEND"):
+        matplotlib.use("module://akernel_runtime.mpl_backend")
+
+
 def _install(worker: Worker) -> None:
     outputs.schedule_flush = worker.schedule_flush
     sys.stdout = outputs.Stream("stdout", outputs.STDOUT)
@@ -228,6 +236,8 @@ def _install(worker: Worker) -> None:
     builtins.display = display.display
     builtins.get_ipython = shell.get_ipython
     compat.install()
+    comms.install()
+    compat.after_import("matplotlib", _inline_figures)
     builtins.input = stdin.input
     getpass.getpass = stdin.getpass
     stdin.WORKER = worker
