@@ -55,3 +55,14 @@ def test_interrupt_while_waiting_for_input(kernel):
     reply, _ = kernel.finish(msg_id)
     assert reply["ename"] == "KeyboardInterrupt"
     assert kernel.result("1") == "1"
+
+
+def test_input_while_another_cell_awaits(kernel):
+    """concurrent cells: one awaits, another asks for input; both finish."""
+    kernel.run("__unchain_execution__()\ngate = asyncio.Event()")
+    waiting = kernel.submit("await gate.wait()\nprint('released')")
+    asking = kernel.submit("name = input('name? ')\ngate.set()\nprint('hi', name)", allow_stdin=True)
+    answer_input(kernel, "Grace")
+    assert kernel.finish(asking)[0]["status"] == "ok"
+    assert kernel.finish(waiting)[0]["status"] == "ok"
+    assert kernel.stdout(asking) == "hi Grace\n" and kernel.stdout(waiting) == "released\n"
