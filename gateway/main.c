@@ -84,17 +84,25 @@ static bool any_port_unset(const struct connfile *cf)
     return false;
 }
 
+/* --help, or the options of a command: 0 to go on, else the exit status. */
+static int read_options(enum gateway_command command, int argc, char **argv, struct gateway_options *opts)
+{
+    if (argc > 1 && strcmp(argv[1], "--help") == 0) {
+        options_usage(command);
+        return -1;
+    }
+    if (options_parse(command, argc, argv, opts) < 0)
+        return 2;
+    log_setup("akernel-gateway", opts->log_level);
+    return 0;
+}
+
 static int launch_main(int argc, char **argv)
 {
     struct gateway_options opts;
-    if (argc > 1 && strcmp(argv[1], "--help") == 0) {
-        options_usage(CMD_LAUNCH);
-        return 0;
-    }
-    if (options_parse(CMD_LAUNCH, argc, argv, &opts) < 0)
-        return 2;
-    log_setup("akernel-gateway", opts.log_level);
-
+    int rc = read_options(CMD_LAUNCH, argc, argv, &opts);
+    if (rc)
+        return rc < 0 ? 0 : rc;
     static struct gateway gw; /* big enough to keep off the stack */
     char err[1024], path[PATH_MAX];
     struct connfile cf = {0};
@@ -137,13 +145,9 @@ done:
 static int serve_main(int argc, char **argv)
 {
     struct gateway_options opts;
-    if (argc > 1 && strcmp(argv[1], "--help") == 0) {
-        options_usage(CMD_SERVE);
-        return 0;
-    }
-    if (options_parse(CMD_SERVE, argc, argv, &opts) < 0)
-        return 2;
-    log_setup("akernel-gateway", opts.log_level);
+    int rc = read_options(CMD_SERVE, argc, argv, &opts);
+    if (rc)
+        return rc < 0 ? 0 : rc;
     static struct gateway gw;
     char err[1024];
     int status = 1;
