@@ -131,6 +131,13 @@ static void send_error(struct control_conn *c, const char *message)
     send_json(c, json_pack("{s:s, s:s}", "status", "error", "message", message));
 }
 
+/* The last reply on this connection: it closes once the reply is out. */
+static void send_last(struct control_conn *c, json_t *reply)
+{
+    c->closing = true;
+    send_json(c, reply);
+}
+
 static unsigned live_frontends(struct gateway *gw)
 {
     unsigned n = 0;
@@ -227,11 +234,10 @@ static void handle_status(struct control_conn *c)
                                                  (json_int_t)pss_kib(w->pid), "state",
                                                  w->state == WORKER_READY ? "ready" : "starting"));
     }
-    send_json(c, json_pack("{s:s, s:s, s:I, s:i, s:s, s:o, s:o}", "status", "ok", "version", AKG_VERSION,
+    send_last(c, json_pack("{s:s, s:s, s:I, s:i, s:s, s:o, s:o}", "status", "ok", "version", AKG_VERSION,
                            "uptime_seconds", (json_int_t)(now.tv_sec - gw->started.tv_sec), "router_pid",
                            (int)getpid(), "mode", gw->opts.mode_name, "frontends", frontends, "workers",
                            workers));
-    c->closing = true;
 }
 
 static void handle_line(struct control_conn *c, const char *line, size_t len)
@@ -276,10 +282,8 @@ void control_on_readable(struct control_conn *c)
             handle_line(c, buf_head(&c->in), len);
             buf_consume(&c->in, len + 1);
         }
-        if (buf_pending(&c->in) > MAX_LINE) {
-            send_error(c, "line too long");
-            c->closing = true;
-        }
+        if (buf_pending(&c->in) > MAX_LINE)
+            send_last(c, json_pack("{s:s, s:s}", "status", "error", "message", "line too long"));
     }
 }
 
@@ -290,7 +294,9 @@ void control_on_writable(struct control_conn *c)
         if (n < 0) {
             if (errno == EAGAIN || errno == EINTR)
                 break;
-            buf_reset(&c->out);
+            buf_reset(&c->out); /* the peer is gone: so is its notebook */
+            if (c->fe)
+                frontend_drop(c->fe, "its attach process is gone");
             c->closing = true;
             break;
         }

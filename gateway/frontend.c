@@ -218,7 +218,7 @@ static void handle_shutdown(struct frontend *fe, enum connfile_channel ch, const
     publish_status(fe, parent, "idle");
     /* serve: the frontend goes (with its namespaces); its attach process
      * exits, and a restarting kernel manager attaches again afresh. */
-    if (fe->conn) {
+    if (gw->opts.command == CMD_SERVE) {
         frontend_drop(fe, restart ? "restart requested" : "shutdown requested");
         return;
     }

@@ -364,3 +364,30 @@ def test_isolated_worker_is_retired_when_its_notebook_goes(service):
     wait_for(lambda: not pid_alive(wa), what="a's worker to be retired")
     assert pid_alive(wb) and b.result("'b keeps its worker'") == "'b keeps its worker'"
     assert [w["pid"] for w in service.status()["workers"]] == [wb]
+
+
+def test_status_connection_is_closed_after_the_reply(service):
+    """The service closes a status connection once its reply is out (it must
+    not keep polling a connection it is done with)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(service.socket)
+    s.sendall(b'{"command": "status"}\n')
+    data = b""
+    while True:
+        chunk = s.recv(65536)  # times out (fails) if the service keeps it open
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    assert json.loads(data)["status"] == "ok"
+
+
+def test_a_notebooks_shutdown_never_stops_the_service(service):
+    a, b = service.notebook(), service.notebook()
+    a.run("pass")
+    a.km.shutdown_kernel(now=False)
+    wait_for(lambda: service.status()["frontends"] and len(service.status()["frontends"]) == 1,
+             what="a's frontend to go")
+    assert service.proc.poll() is None
+    assert b.result("'b is served'") == "'b is served'"
