@@ -5,6 +5,7 @@
  *   akernel-gateway attach -f FILE             a notebook's kernel on the service
  *   akernel-gateway status [--json]            what the service is doing
  *   akernel-gateway install [MODE] [--attach]  write a kernelspec
+ *   akernel-gateway cache stats|clear          cache mode's store
  *
  * `launch` is what a plain kernelspec runs: it serves one connection file
  * until a shutdown request. Without -f it writes a connection file of its
@@ -17,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gateway/cache_cli.h"
 #include "gateway/client.h"
 #include "gateway/gateway.h"
 #include "gateway/install.h"
@@ -30,6 +32,7 @@ static void usage(void)
                     "  attach -f FILE           attach a notebook to the service (kernelspecs run this)\n"
                     "  status [--json]          show the service's notebooks and workers\n"
                     "  install [MODE] [--attach] [--user | --prefix P]   write a kernelspec\n"
+                    "  cache stats|clear [--cache-dir DIR]   cache mode's store\n"
                     "  --version                print the version\n"
                     "Run a command with --help for its options.\n");
 }
@@ -189,6 +192,8 @@ int main(int argc, char **argv)
         return status_main(argc - 1, argv + 1);
     if (strcmp(cmd, "install") == 0)
         return install_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "cache") == 0)
+        return cache_main(argc - 1, argv + 1);
     if (strcmp(cmd, "--version") == 0) {
         printf("akernel-gateway %s\n", AKG_VERSION);
         return 0;

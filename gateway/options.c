@@ -38,6 +38,9 @@ static const struct setting settings[] = {
      "bytes queued to one worker before new requests are refused (default: 256M)"},
     {"max-message-size", V_BYTES, FIELD(max_message_size), 0, 0,
      "a request over this size is refused with an error (default: 128M)"},
+    {"cache-dir", V_TEXT, FIELD(cache_dir), 0, 0,
+     "cache mode's store (default: each user's $XDG_CACHE_HOME/akernel-gateway)"},
+    {"cache-size", V_BYTES, FIELD(cache_size), 0, 0, "cache mode: size of the store before eviction (default: 1G)"},
     {"socket", V_TEXT, FIELD(socket_path), 0, 0, "serve: the control socket attach and status use"},
     {"worker-memory", V_BYTES, FIELD(worker_memory), 0, 0, "serve: memory (address space) per worker, e.g. 4G"},
     {"cull-idle", V_SECONDS, FIELD(cull_idle), 0, 31536000, "serve: drop a frontend after this many idle seconds"},
@@ -218,6 +221,7 @@ static void set_defaults(enum gateway_command command, struct gateway_options *o
     o->log_level = LOG_LEVEL_INFO;
     o->worker_queue_limit = 256u << 20;
     o->max_message_size = 128u << 20;
+    o->cache_size = 1u << 30;
     o->max_frontends = 1000;
     o->max_sessions = 10000;
 }

@@ -24,6 +24,8 @@ struct gateway_options {
     enum log_level log_level;
     size_t worker_queue_limit; /* bytes queued to one worker before refusing */
     size_t max_message_size;   /* a request larger than this is refused */
+    char cache_dir[512];       /* cache mode's store ("": the user's cache dir) */
+    size_t cache_size;         /* bytes before least-recently-used entries go */
     /* serve */
     char socket_path[256];   /* control socket */
     size_t worker_memory;    /* address-space limit per worker, 0: none */

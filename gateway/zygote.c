@@ -57,6 +57,11 @@ static void exec_zygote(const struct gateway_options *o, const char *path, int f
     if (dup2(fd, ZYGOTE_FD) < 0)
         _exit(127);
     close_range(ZYGOTE_FD + 1, ~0U, 0);
+    char cache_size[32]; /* cache mode's settings, for the workers' Python */
+    snprintf(cache_size, sizeof cache_size, "%zu", o->cache_size);
+    setenv("AKERNEL_GATEWAY_CACHE_SIZE", cache_size, 1);
+    if (o->cache_dir[0])
+        setenv("AKERNEL_GATEWAY_CACHE_DIR", o->cache_dir, 1);
     char router_pid[16], modes[80], level[8];
     snprintf(router_pid, sizeof router_pid, "%d", (int)router);
     snprintf(modes, sizeof modes, "%s", o->mode_name[0] ? o->mode_name : "default");

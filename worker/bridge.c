@@ -9,6 +9,7 @@
  *   set_current(req)                     request whose code runs now
  *   fileno()                             the channel, for the event loop
  *   log(text)                            a line in the kernel's log
+ *   record(req), take_record(req)        copy a request's iopub events
  *
  * recv raises EOFError when the router has closed the channel. */
 #define PY_SSIZE_T_CLEAN
@@ -194,6 +195,43 @@ static PyObject *bridge_set_current(PyObject *self, PyObject *arg)
     Py_RETURN_NONE;
 }
 
+static PyObject *bridge_record(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    unsigned long long req = PyLong_AsUnsignedLongLong(arg);
+    if (req == (unsigned long long)-1 && PyErr_Occurred())
+        return NULL;
+    if (output_record((uint64_t)req) < 0) {
+        PyErr_SetString(PyExc_RuntimeError, "too many cells are being recorded at once");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *bridge_take_record(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    unsigned long long req = PyLong_AsUnsignedLongLong(arg);
+    if (req == (unsigned long long)-1 && PyErr_Occurred())
+        return NULL;
+    struct buf events = output_take_record((uint64_t)req);
+    PyObject *list = PyList_New(0);
+    size_t off = 0;
+    while (list && off < events.len) {
+        struct chan_msg m;
+        size_t used;
+        if (chan_decode(events.data + off, events.len - off, &m, &used) != CHAN_OK)
+            break;
+        PyObject *t = message_tuple(&m);
+        if (!t || PyList_Append(list, t) < 0)
+            Py_CLEAR(list);
+        Py_XDECREF(t);
+        off += used;
+    }
+    buf_free(&events);
+    return list;
+}
+
 static PyObject *bridge_log(PyObject *self, PyObject *arg)
 {
     (void)self;
@@ -218,6 +256,8 @@ static PyMethodDef bridge_methods[] = {
     {"collect", bridge_collect, METH_NOARGS, "Queue what C stdio buffers and fds 1, 2 hold (no write)."},
     {"set_current", bridge_set_current, METH_O, "Attribute fd-level output to this request."},
     {"log", bridge_log, METH_O, "Write a line to the kernel's log (not to a cell)."},
+    {"record", bridge_record, METH_O, "Record the iopub events of request req (cache mode)."},
+    {"take_record", bridge_take_record, METH_O, "Stop recording req: its events, as tuples of bytes."},
     {"fileno", bridge_fileno, METH_NOARGS, "The channel's file descriptor."},
     {NULL, NULL, 0, NULL},
 };

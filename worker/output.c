@@ -19,6 +19,7 @@
 #include "common/log.h"
 
 #define FLUSH_MS 50
+#define MAX_TAPES 16 /* cells being recorded at once (cache mode) */
 #define FLUSH_BYTES (64u << 10) /* write at once past this much (and stream messages stay this small) */
 
 struct chunk {
@@ -35,6 +36,10 @@ static struct {
     struct chunk *chunks;
     size_t nchunks, cap;
     struct buf queue;      /* encoded events waiting to be written */
+    struct tape {          /* a recording of one request's iopub events */
+        char id[24];
+        struct buf events; /* encoded as on the channel */
+    } tapes[MAX_TAPES];
     size_t pending;        /* bytes in chunks and queue */
     struct timespec first; /* when the oldest pending byte arrived */
     uint64_t current;
@@ -58,6 +63,14 @@ static void note_pending_locked(size_t bytes)
     out.pending += bytes;
 }
 
+static struct tape *tape_of(struct span id)
+{
+    for (int i = 0; i < MAX_TAPES; i++)
+        if (out.tapes[i].id[0] && strlen(out.tapes[i].id) == id.len && memcmp(out.tapes[i].id, id.data, id.len) == 0)
+            return &out.tapes[i];
+    return NULL;
+}
+
 static void queue_locked(const struct span *parts, size_t nparts)
 {
     size_t before = out.queue.len;
@@ -66,6 +79,9 @@ static void queue_locked(const struct span *parts, size_t nparts)
         return;
     }
     note_pending_locked(out.queue.len - before);
+    struct tape *tape = nparts > 1 && chan_part_is(&parts[0], "iopub") ? tape_of(parts[1]) : NULL;
+    if (tape && buf_append(&tape->events, out.queue.data + before, out.queue.len - before) < 0)
+        log_error("out of memory recording request %s", tape->id);
 }
 
 static void queue_stream_locked(uint64_t req, int name, const char *text, size_t len)
@@ -305,6 +321,42 @@ void output_flush(void)
     pthread_mutex_lock(&out.lock);
     flush_locked();
     pthread_mutex_unlock(&out.lock);
+}
+
+int output_record(uint64_t req)
+{
+    char id[24];
+    snprintf(id, sizeof id, "%llu", (unsigned long long)req);
+    pthread_mutex_lock(&out.lock);
+    struct tape *tape = tape_of(span_str(id));
+    for (int i = 0; !tape && i < MAX_TAPES; i++)
+        if (!out.tapes[i].id[0])
+            tape = &out.tapes[i];
+    if (tape) {
+        memcpy(tape->id, id, sizeof id);
+        buf_reset(&tape->events);
+    }
+    pthread_mutex_unlock(&out.lock);
+    return tape ? 0 : -1;
+}
+
+struct buf output_take_record(uint64_t req)
+{
+    char id[24];
+    struct buf events = {0};
+    snprintf(id, sizeof id, "%llu", (unsigned long long)req);
+    fflush(NULL);
+    pthread_mutex_lock(&out.lock);
+    drain_pipes_locked(); /* everything it wrote is on the tape */
+    queue_chunks_locked();
+    struct tape *tape = tape_of(span_str(id));
+    if (tape) {
+        events = tape->events;
+        tape->events = (struct buf){0};
+        tape->id[0] = '\0';
+    }
+    pthread_mutex_unlock(&out.lock);
+    return events;
 }
 
 void output_collect(void)

@@ -35,6 +35,12 @@ void output_flush(void);
 /* Queue what C stdio buffers and the fd pipes hold, without writing: a
  * cell's last output, before its reply. */
 void output_collect(void);
+/* Keep a copy of every iopub event of request req (cache mode records
+ * what a cell shows). Returns -1 when too many are being recorded. */
+int output_record(uint64_t req);
+/* Stop recording req; its events, encoded as on the channel (the caller
+ * frees the buffer). */
+struct buf output_take_record(uint64_t req);
 /* The request whose code runs now: fd-level output is attributed to it. */
 void output_set_current(uint64_t req);
 

@@ -16,7 +16,8 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 BUILD = pathlib.Path(os.environ.get("AKG_BUILD_DIR", ROOT / "build")).resolve()
 GATEWAY = BUILD / "akernel-gateway"
-MODES = ["", "concurrent", "multi", "multi-concurrent", "react", "cache"]
+MODES = ["", "concurrent", "multi", "multi-concurrent", "react", "multi-react", "react-concurrent", "cache",
+         "cache-multi", "cache-react", "cache-concurrent"]
 
 _specs = tempfile.mkdtemp(prefix="akg-kernelspecs-")
 os.environ["JUPYTER_PATH"] = os.path.join(_specs, "share", "jupyter")
@@ -61,6 +62,17 @@ def pid_alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def worker_pids(router_pid: int):
+    """Worker pids: the children of the zygote, the router's child."""
+    def children(pid):
+        try:
+            with open(f"/proc/{pid}/task/{pid}/children") as f:
+                return [int(p) for p in f.read().split()]
+        except FileNotFoundError:
+            return []
+    return [w for z in children(router_pid) for w in children(z)]
 
 
 from kernel_client import Kernel  # noqa: E402  (needs the environment above)

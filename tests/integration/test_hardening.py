@@ -13,7 +13,7 @@ import time
 import pytest
 import zmq
 
-from conftest import GATEWAY, kernel_name, pid_alive, wait_for
+from conftest import GATEWAY, kernel_name, pid_alive, wait_for, worker_pids
 from kernel_client import Kernel
 from raw_client import RawNotebook, pump, wait_replies
 
@@ -26,17 +26,6 @@ def router_usage(pid):
             name, _, value = line.partition(":")
             fields[name] = value.split()[0] if value.split() else ""
     return int(fields["VmRSS"]), int(fields["VmHWM"]), len(os.listdir(f"/proc/{pid}/fd"))
-
-
-def workers_of(router_pid):
-    """Worker pids: children of the zygote, the router's child."""
-    def children(pid):
-        try:
-            with open(f"/proc/{pid}/task/{pid}/children") as f:
-                return [int(p) for p in f.read().split()]
-        except FileNotFoundError:
-            return []
-    return [w for z in children(router_pid) for w in children(z)]
 
 
 @pytest.mark.args("--max-message-size", "1M")
@@ -141,7 +130,7 @@ def test_random_worker_kills_lose_no_reply(kernel):
             assert reply["parent_header"]["session"] == nb.session_id
             replies[msg_id].append(reply)
             send(nb)
-        workers = workers_of(kernel.pid)
+        workers = worker_pids(kernel.pid)
         if workers and rng.random() < 0.5:
             try:
                 os.kill(rng.choice(workers), signal.SIGKILL)
@@ -160,7 +149,7 @@ def test_random_worker_kills_lose_no_reply(kernel):
           f"{died} WorkerDied, lost 0, duplicated 0")
     for nb in notebooks:
         nb.close()
-    wait_for(lambda: len(workers_of(kernel.pid)) == 2, what="the workers to be replaced")
+    wait_for(lambda: len(worker_pids(kernel.pid)) == 2, what="the workers to be replaced")
     rss_after, peak, fds_after = router_usage(kernel.pid)
     print(f"router: fds {fds_before} -> {fds_after}, RSS {rss_before} -> {rss_after} KiB (peak {peak})")
     assert fds_after <= fds_before + 50  # 50 notebook connections may linger in ZMQ briefly

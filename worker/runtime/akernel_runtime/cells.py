@@ -17,7 +17,7 @@ import types
 
 import _akernel
 
-from . import display, outputs, shell
+from . import cache, display, outputs, react, shell
 from .outputs import CURRENT
 
 _COMPILE_FLAGS = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
@@ -29,13 +29,13 @@ class Compiled:
     expression compiled in 'single' mode so its value reaches the display
     hook. Each part says whether it is a coroutine (uses await)."""
 
-    __slots__ = ("filename", "parts", "is_async")
+    __slots__ = ("filename", "python", "parts", "is_async")
 
     def __init__(self, code: str):
         import linecache
 
         self.filename = outputs.cell_filename(code)
-        python = shell.transform_cell(code)  # %magics, !shell, obj?
+        self.python = python = shell.transform_cell(code)  # %magics, !shell, obj?
         tree = ast.parse(python, self.filename, "exec")
         last = None
         if tree.body and isinstance(tree.body[-1], ast.Expr) and not _ends_with_semicolon(code):
@@ -86,7 +86,7 @@ def compile_cell(code: str) -> Compiled:
 class Cell(outputs.Request):
     __slots__ = ("code", "silent", "store_history", "user_expressions", "stop_on_error",
                  "metadata", "prev", "waiters", "queued", "done", "future", "task", "interrupted",
-                 "payload")
+                 "payload", "react", "cache")
 
     def __init__(self, request: outputs.Request, content: dict, metadata: dict):
         self.silent = bool(content.get("silent", False))
@@ -105,6 +105,8 @@ class Cell(outputs.Request):
         self.task = None
         self.interrupted = False
         self.payload = []  # e.g. the pager text of `obj?`
+        self.react = None  # react mode: its run in the session's graph
+        self.cache = None  # cache mode: its key, while it runs recorded
 
     def awaitable(self):
         """A future that completes when this cell has finished."""
@@ -143,18 +145,20 @@ class _Stepper:
 
 
 class Session:
-    def __init__(self, sid: str, worker):
+    def __init__(self, sid: str, worker, modes: frozenset):
         self.sid = sid
         self.worker = worker
+        self.modes = modes  # "concurrent", "react", "cache" ("multi" is the worker's)
         self.module = types.ModuleType("__main__")
         self.namespace = self.module.__dict__
         self.namespace.update(_helpers())
         self.execution_count = 0
-        self.chained = not worker.concurrent
+        self.chained = "concurrent" not in modes
         self.last_cell = None
         self.cells = set()  # submitted and not finished
         self.history = []  # (line number, input, output text or None)
         self.counts = {}  # cell filename -> execution count, for tracebacks
+        self.react = react.graph_for(self)  # react mode: the cells' dependency graph
 
     # -- submitting and starting -------------------------------------------------
 
@@ -169,6 +173,8 @@ class Session:
 
     def start(self, cell: Cell) -> None:
         cell.queued = False
+        if self.react is not None and self.react.defer(cell):
+            return  # a running cell defines one of its inputs: started after it
         if cell.store_history:
             self.execution_count += 1
         cell.count = self.execution_count
@@ -185,6 +191,11 @@ class Session:
             self.finish(cell, e)
             return
         self.counts[compiled.filename] = cell.count
+        if self.react is not None and self.react.refuses(cell, compiled):
+            return  # it would close a cycle: finished with the error
+        if "cache" in self.modes and self.react is None and cache.start(cell, compiled.python):
+            self.finish(cell)  # answered from the cache (in react mode, dependents are)
+            return
         if compiled.is_async:
             cell.task = self.worker.loop.create_task(self._run_async(cell, compiled))
             cell.task.add_done_callback(lambda task: self._task_ended(cell, task))
@@ -233,10 +244,16 @@ class Session:
     # -- finishing -------------------------------------------------------------------
 
     def finish(self, cell: Cell, error: BaseException = None) -> None:
+        if self.react is not None:
+            error = self.react.finishing(cell, error)  # waiting is not an error; dependents re-run
+            if error is react.PENDING:
+                return  # async dependents: finished again when they are done
         try:
             cell.run(display.post_execute, cell)  # e.g. figures left open
         except Exception as e:
             error = error or e
+        if cell.cache is not None:
+            cache.finish(cell, error)  # store what it did (unless it failed)
         _akernel.collect()  # its last C-level output goes before its reply
         stopping = error is not None and cell.stop_on_error
         if stopping:

@@ -42,7 +42,6 @@ class Worker:
         self.loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self.loop)
         self.multi = "multi" in _modes
-        self.concurrent = "concurrent" in _modes
         self.sessions = {}
         self.backlog = []  # messages read, not yet handled (mutated in place only)
         self.running = None  # the cell whose code executes right now
@@ -88,9 +87,8 @@ class Worker:
         key = sid if self.multi else ""
         s = self.sessions.get(key)
         if s is None:
-            s = self.sessions[key] = Session(key, self)
-            s.modes = self.session_modes.get(sid, _modes)  # per frontend under serve
-            s.chained = "concurrent" not in s.modes
+            modes = self.session_modes.get(sid, _modes)  # per frontend under serve
+            s = self.sessions[key] = Session(key, self, modes)
         return s
 
     # -- reading the channel ----------------------------------------------------------
