@@ -7,6 +7,7 @@ JOBS := $(shell nproc)
 # Debian packages: build, run, test.
 DEPS := cmake make gcc pkg-config libzmq3-dev libjansson-dev libssl-dev uuid-dev uthash-dev \
 	libinih-dev libsystemd-dev libsqlite3-dev systemd util-linux valgrind \
+	clang-14 libfuzzer-14-dev libclang-rt-14-dev \
 	libpython3.11-dev check python3-jupyter-client python3-zmq python3-ipykernel \
 	python3-jupyter-kernel-test python3-nbclient python3-nbformat python3-pytest \
 	python3-matplotlib python3-numpy python3-ipywidgets python3-comm python3-jedi \

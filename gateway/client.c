@@ -51,7 +51,7 @@ static int connect_socket(const char *path)
         fprintf(stderr, "akernel-gateway: socket path too long: %s\n", path);
         return -1;
     }
-    snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path);
+    memcpy(addr.sun_path, path, strlen(path) + 1); /* length checked above */
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
         fprintf(stderr, "akernel-gateway: cannot reach the service at %s: %s (is `akernel-gateway serve` running?)\n",

@@ -65,7 +65,7 @@ int control_listen(struct gateway *gw, char *err, size_t errlen)
         snprintf(err, errlen, "socket path too long: %s", path);
         return -1;
     }
-    snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path);
+    memcpy(addr.sun_path, path, strlen(path) + 1); /* length checked above */
     bool root = geteuid() == 0;
     if (make_parent_dir(path, root ? 0755 : 0700) < 0) { /* users reach a root service */
         snprintf(err, errlen, "cannot create the directory of %s: %s", path, strerror(errno));
@@ -234,10 +234,14 @@ static void handle_status(struct control_conn *c)
                                                  (json_int_t)pss_kib(w->pid), "state",
                                                  w->state == WORKER_READY ? "ready" : "starting"));
     }
-    send_last(c, json_pack("{s:s, s:s, s:I, s:i, s:s, s:o, s:o}", "status", "ok", "version", AKG_VERSION,
-                           "uptime_seconds", (json_int_t)(now.tv_sec - gw->started.tv_sec), "router_pid",
-                           (int)getpid(), "mode", gw->opts.mode_name, "frontends", frontends, "workers",
-                           workers));
+    json_t *reply = json_pack("{s:s, s:s, s:I, s:i, s:s, s:o, s:o}", "status", "ok", "version", AKG_VERSION,
+                              "uptime_seconds", (json_int_t)(now.tv_sec - gw->started.tv_sec), "router_pid",
+                              (int)getpid(), "mode", gw->opts.mode_name, "frontends", frontends, "workers",
+                              workers);
+    if (c->fe)
+        send_json(c, reply); /* an attach connection stays: it is a lifeline */
+    else
+        send_last(c, reply);
 }
 
 static void handle_line(struct control_conn *c, const char *line, size_t len)
@@ -269,9 +273,7 @@ void control_on_readable(struct control_conn *c)
         ssize_t n = recv(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len, 0);
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
             break;
-        if (n <= 0) { /* the peer is gone */
-            if (c->fe)
-                frontend_drop(c->fe, "its attach process is gone");
+        if (n <= 0) { /* the peer is gone, and with it its frontend */
             control_close(c);
             return;
         }
@@ -294,9 +296,7 @@ void control_on_writable(struct control_conn *c)
         if (n < 0) {
             if (errno == EAGAIN || errno == EINTR)
                 break;
-            buf_reset(&c->out); /* the peer is gone: so is its notebook */
-            if (c->fe)
-                frontend_drop(c->fe, "its attach process is gone");
+            buf_reset(&c->out); /* the peer is gone: closing drops its frontend */
             c->closing = true;
             break;
         }
@@ -309,17 +309,21 @@ void control_on_writable(struct control_conn *c)
 
 bool control_wants_write(const struct control_conn *c) { return buf_pending(&c->out) > 0; }
 
-/* Close the connection; its frontend (if any) no longer has a lifeline. */
+/* Close the connection. It is its frontend's lifeline: the frontend goes
+ * too, whatever closed it (the peer, an error, a protocol violation). */
 void control_close(struct control_conn *c)
 {
     if (c->fd < 0)
         return;
-    if (c->fe)
-        c->fe->conn = NULL;
+    struct frontend *fe = c->fe;
     c->fe = NULL;
     close(c->fd);
     c->fd = -1;
     gateway_poll_changed(c->gw);
+    if (fe) {
+        fe->conn = NULL;
+        frontend_drop(fe, "its attach connection closed");
+    }
 }
 
 /* Free closed connections (at the end of a loop iteration). */

@@ -119,7 +119,7 @@ void frontend_drop(struct frontend *fe, const char *why)
         return;
     struct gateway *gw = fe->gw;
     log_info("frontend %u (user %s) dropped: %s", fe->id, fe->owner.name, why);
-    fe->dropped = true;
+    fe->dropped = true; /* first: closing the connection below comes back here */
     requests_drop_frontend(gw, fe);
     sessions_drop_frontend(gw, fe);
     if (fe->conn)

@@ -1,6 +1,7 @@
 /* options: settings of launch and serve; see options.h. */
 #include "gateway/options.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <ini.h>
@@ -75,8 +76,10 @@ static int parse_bytes(const char *text, size_t *out)
 {
     char *end;
     errno = 0;
+    if (!isdigit((unsigned char)text[0])) /* strtoull would take " -1" */
+        return -1;
     unsigned long long v = strtoull(text, &end, 10);
-    if (*text == '\0' || *text == '-' || errno)
+    if (errno)
         return -1;
     unsigned shift = 0;
     if (*end && strchr("kKmMgGtT", *end)) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: build the plain tree (build/) and the ASan+UBSan
-# tree (build-asan/), then run the C unit tests and the end-to-end pytest
-# suite against each. Extra arguments go to pytest (e.g. -k interrupt).
+# tree (build-asan/), run the C unit tests and the end-to-end pytest suite
+# against each, then the libFuzzer harnesses (build-fuzz/). Extra arguments
+# go to pytest (e.g. -k interrupt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -33,9 +34,14 @@ for dir in build build-asan; do
     AKG_BUILD_DIR="$PWD/$dir" /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration "$@"
 done
 
+# libFuzzer: every regression input, then FUZZ_SECONDS (default 30) of
+# fuzzing per harness; a long run is documented in the README.
+echo "== fuzzing (tests/fuzz/run.sh)"
+tests/fuzz/run.sh "${FUZZ_SECONDS:-30}"
+
 if compgen -G "$reports/*" >/dev/null; then
     echo "== sanitizer reports:"
     cat "$reports"/*
     exit 1
 fi
-echo "== all tests passed (plain and ASan+UBSan builds)"
+echo "== all tests passed (plain and ASan+UBSan builds, fuzzing)"

@@ -1,0 +1,340 @@
+/* fuzz_jmsg: the Jupyter wire-message parser and its signature check
+ * (common/jmsg.c jmsg_recv + jmsg_parse, common/auth.c signer and replay
+ * guard), the msg_type check (jmsg_valid_type) and the router<->worker
+ * channel decoder (common/chan.c chan_decode) -- everything the router does
+ * with the bytes a frontend or a worker sends before it trusts them.
+ *
+ * Input: the frames of one multipart message separated by the byte 0x1E
+ * (ASCII record separator, which never occurs unescaped in JSON), e.g.
+ *     ident 1E <IDS|MSG> 1E signature 1E header 1E parent 1E metadata 1E content [1E buffer]...
+ * The frames are sent over an inproc ZMQ PAIR socket and read back with the
+ * real jmsg_recv, so struct jmsg is filled exactly as the router fills it.
+ * Each input is then parsed
+ *   A. with the fixed key below and a replay guard, as received; if the
+ *      signature was accepted, the same message again must be refused as a
+ *      replay;
+ *   B. with the fixed key, after the harness re-signed it correctly, so the
+ *      JSON and header checks are reached in signed mode too;
+ *   C. with an empty key (unsigned messages): must agree with B;
+ *   D. with an empty key and a size limit (odd-sized inputs only), which
+ *      must agree with C whenever the message fits;
+ * and besides: jmsg_valid_type on every frame (against a reference), the
+ * bytes as a stream of chan messages (each decoded message is re-encoded
+ * and must give back the same bytes), and the replay guard against a
+ * simple model, with 16-byte runs of the input as digests. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "common/auth.h"
+#include "common/buf.h"
+#include "common/chan.h"
+#include "common/jmsg.h"
+
+/* The key tests/fuzz/make_corpus.py signs the seed messages with. */
+#define FUZZ_KEY "9b7c2e4a-1f0d-4c3b-8a6e-5d2f1e0c9b8a"
+#define SEP 0x1e
+
+#define CHECK(cond)                                                                        \
+    do {                                                                                   \
+        if (!(cond)) {                                                                     \
+            fprintf(stderr, "%s:%d: invariant broken: %s\n", __FILE__, __LINE__, #cond);   \
+            abort();                                                                       \
+        }                                                                                  \
+    } while (0)
+
+static void *zctx, *tx, *rx;
+static struct signer *keyed, *unkeyed;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    zctx = zmq_ctx_new();
+    tx = zmq_socket(zctx, ZMQ_PAIR);
+    rx = zmq_socket(zctx, ZMQ_PAIR);
+    int unlimited = 0;
+    zmq_setsockopt(tx, ZMQ_SNDHWM, &unlimited, sizeof unlimited);
+    zmq_setsockopt(rx, ZMQ_RCVHWM, &unlimited, sizeof unlimited);
+    CHECK(zmq_bind(rx, "inproc://fuzz-jmsg") == 0);
+    CHECK(zmq_connect(tx, "inproc://fuzz-jmsg") == 0);
+    keyed = signer_new(FUZZ_KEY, strlen(FUZZ_KEY));
+    unkeyed = signer_new("", 0);
+    CHECK(keyed && unkeyed && signer_enabled(keyed) && !signer_enabled(unkeyed));
+    return 0;
+}
+
+struct frames {
+    struct span *f;
+    size_t n;
+};
+
+static struct frames split(const uint8_t *data, size_t size)
+{
+    struct frames fr = {calloc(size + 1, sizeof(struct span)), 0};
+    CHECK(fr.f);
+    const char *p = (const char *)data, *end = p + size;
+    for (;;) {
+        const char *q = memchr(p, SEP, (size_t)(end - p));
+        fr.f[fr.n++] = (struct span){p, (size_t)((q ? q : end) - p)};
+        if (!q)
+            break;
+        p = q + 1;
+    }
+    return fr;
+}
+
+/* Empty the receiving socket (what is left of a message cut short). */
+static void drain_rx(void)
+{
+    for (int i = 0; i < 100000; i++) {
+        zmq_msg_t f;
+        zmq_msg_init(&f);
+        int rc = zmq_msg_recv(&f, rx, ZMQ_DONTWAIT);
+        zmq_msg_close(&f);
+        if (rc < 0 && errno == EAGAIN)
+            return;
+    }
+    CHECK(!"the inproc socket never empties");
+}
+
+/* Send the frames as one multipart message, frame `swap` replaced by `with`
+ * (swap == SIZE_MAX: none), and read it back with the router's jmsg_recv.
+ * libFuzzer's timer (SIGALRM) can interrupt ZMQ (EINTR): a frame is then
+ * sent again, and a message whose reading was cut short is sent again. */
+static void roundtrip(const struct frames *fr, size_t swap, struct span with, size_t limit, struct jmsg *m)
+{
+    for (int tries = 0;; tries++) {
+        for (size_t i = 0; i < fr->n; i++) {
+            struct span s = i == swap ? with : fr->f[i];
+            int rc;
+            while ((rc = zmq_send(tx, s.data, s.len, i + 1 < fr->n ? ZMQ_SNDMORE : 0)) < 0 && errno == EINTR)
+                ;
+            CHECK(rc >= 0);
+        }
+        int rc = jmsg_recv(rx, m, limit);
+        if (rc == 1)
+            break;
+        CHECK(tries < 100 && (rc == 0 || errno == EINTR));
+        drain_rx();
+    }
+    CHECK(m->nframes == (fr->n < JMSG_MAX_FRAMES ? fr->n : JMSG_MAX_FRAMES));
+    CHECK(m->too_many_frames == (fr->n > JMSG_MAX_FRAMES));
+}
+
+static size_t delimiter_index(const struct frames *fr)
+{
+    for (size_t i = 0; i < fr->n && i < JMSG_MAX_FRAMES; i++)
+        if (fr->f[i].len == strlen(JMSG_DELIMITER) && memcmp(fr->f[i].data, JMSG_DELIMITER, fr->f[i].len) == 0)
+            return i;
+    return SIZE_MAX;
+}
+
+static bool signature_passed(enum jmsg_error e)
+{
+    return e == JMSG_OK || e == JMSG_BAD_JSON || e == JMSG_BAD_HEADER || e == JMSG_TOO_LARGE;
+}
+
+static volatile unsigned sink;
+
+static void touch(struct span s)
+{
+    if (s.len)
+        sink += (unsigned char)s.data[0] + (unsigned char)s.data[s.len - 1];
+}
+
+static bool all_json(const struct jmsg *m)
+{
+    return m->header && m->parent && m->metadata && m->content;
+}
+
+/* What a caller may rely on after jmsg_parse. */
+static void check_parsed(const struct jmsg *m, enum jmsg_error e, size_t delim)
+{
+    CHECK(jmsg_error_str(e) != NULL);
+    if (e == JMSG_NO_DELIMITER)
+        CHECK(delim == SIZE_MAX || m->too_many_frames);
+    if (e == JMSG_TOO_MANY_FRAMES || e == JMSG_NO_DELIMITER || e == JMSG_TRUNCATED)
+        return;
+    CHECK(delim != SIZE_MAX && m->nidents == delim && m->sig == delim + 1);
+    CHECK(m->sig + 5 + m->nbuffers == m->nframes);
+    /* JMSG_TOO_LARGE comes with the JSON parts when they all fitted */
+    if (e != JMSG_OK && !(e == JMSG_TOO_LARGE && all_json(m)))
+        return;
+    CHECK(json_is_object(m->header) && json_is_object(m->parent) && json_is_object(m->metadata) &&
+          json_is_object(m->content));
+    CHECK(m->msg_id && m->msg_type && m->session);
+    CHECK(jmsg_valid_type(span_str(m->msg_type)));
+    CHECK(strlen(m->session) <= 256);
+    touch(jmsg_header_raw(m));
+    touch(jmsg_metadata_raw(m));
+    touch(jmsg_content_raw(m));
+    for (size_t i = 0; i < m->nbuffers; i++)
+        touch(jmsg_buffer(m, i));
+    for (size_t i = 0; i < m->nidents; i++)
+        touch(jmsg_frame(m, i));
+}
+
+static bool valid_type_model(struct span s)
+{
+    if (s.len < 1 || s.len > 64)
+        return false;
+    for (size_t i = 0; i < s.len; i++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_", s.data[i]) || !s.data[i])
+            return false;
+    return true;
+}
+
+static void fuzz_messages(const uint8_t *data, size_t size)
+{
+    struct frames fr = split(data, size);
+    size_t delim = delimiter_index(&fr);
+    struct jmsg m;
+
+    /* A: as received, with the fixed key and a replay guard. */
+    struct replay_guard *guard = replay_guard_new(4);
+    CHECK(guard);
+    roundtrip(&fr, SIZE_MAX, (struct span){0}, 0, &m);
+    enum jmsg_error a = jmsg_parse(&m, keyed, guard);
+    check_parsed(&m, a, delim);
+    char a_type[65] = "";
+    if (a == JMSG_OK)
+        snprintf(a_type, sizeof a_type, "%s", m.msg_type);
+    jmsg_close(&m);
+    if (signature_passed(a)) {
+        roundtrip(&fr, SIZE_MAX, (struct span){0}, 0, &m);
+        CHECK(jmsg_parse(&m, keyed, guard) == JMSG_REPLAYED);
+        jmsg_close(&m);
+    }
+    replay_guard_free(guard);
+
+    /* C: unsigned. */
+    roundtrip(&fr, SIZE_MAX, (struct span){0}, 0, &m);
+    enum jmsg_error c = jmsg_parse(&m, unkeyed, NULL);
+    check_parsed(&m, c, delim);
+    CHECK(c != JMSG_BAD_SIGNATURE && c != JMSG_REPLAYED && c != JMSG_TOO_LARGE);
+    if (signature_passed(a)) {
+        CHECK(a == c);
+        if (a == JMSG_OK)
+            CHECK(strcmp(a_type, m.msg_type) == 0);
+    }
+    jmsg_close(&m);
+
+    /* B: re-signed with the right HMAC: must agree with C. */
+    if (delim != SIZE_MAX && fr.n <= JMSG_MAX_FRAMES && fr.n - delim - 1 >= 5) {
+        unsigned char digest[AUTH_DIGEST_LEN];
+        char hex[AUTH_HEX_LEN + 1];
+        CHECK(signer_digest(keyed, &fr.f[delim + 2], 4, digest) == 0);
+        signer_hex(digest, hex);
+        if (size % 3 == 0) /* the check takes upper-case hex digits as well */
+            for (char *h = hex; *h; h++)
+                if (*h >= 'a' && *h <= 'f')
+                    *h = (char)(*h - 'a' + 'A');
+        roundtrip(&fr, delim + 1, (struct span){hex, AUTH_HEX_LEN}, 0, &m);
+        enum jmsg_error b = jmsg_parse(&m, keyed, NULL);
+        check_parsed(&m, b, delim);
+        CHECK(b == c);
+        jmsg_close(&m);
+    }
+
+    /* D: unsigned, with a size limit (odd sizes: half the input). */
+    if (size % 2 == 1) {
+        size_t limit = size / 2 + 1, total = size - (fr.n - 1);
+        /* frames that take the total past the limit arrive empty */
+        size_t kept = 0, upto = delim == SIZE_MAX ? 0 : delim;
+        for (size_t i = 0; i <= upto && i < fr.n; i++)
+            kept += fr.f[i].len;
+        roundtrip(&fr, SIZE_MAX, (struct span){0}, limit, &m);
+        CHECK(m.size == total);
+        enum jmsg_error d = jmsg_parse(&m, unkeyed, NULL);
+        check_parsed(&m, d, kept <= limit ? delim : SIZE_MAX);
+        if (total <= limit)
+            CHECK(d == c);
+        else
+            CHECK(d != JMSG_OK);
+        if (d == JMSG_TOO_LARGE && all_json(&m))
+            CHECK(c == JMSG_OK);
+        jmsg_close(&m);
+    }
+
+    for (size_t i = 0; i < fr.n; i++)
+        CHECK(jmsg_valid_type(fr.f[i]) == valid_type_model(fr.f[i]));
+    free(fr.f);
+}
+
+/* The worker channel: decode the input as a stream of chan messages. */
+static void fuzz_chan(const uint8_t *data, size_t size)
+{
+    const char *p = (const char *)data;
+    size_t left = size;
+    struct buf re = {0};
+    for (;;) {
+        struct chan_msg msg;
+        size_t used = 0;
+        enum chan_status st = chan_decode(p, left, &msg, &used);
+        if (st != CHAN_OK)
+            break;
+        CHECK(used >= 4 && used <= left && msg.nparts <= CHAN_MAX_PARTS);
+        for (size_t i = 0; i < msg.nparts; i++) {
+            CHECK(msg.parts[i].data >= p && msg.parts[i].data + msg.parts[i].len <= p + used);
+            touch(msg.parts[i]);
+            uint64_t v;
+            if (chan_part_u64(&msg.parts[i], &v) == 0) {
+                char text[32];
+                snprintf(text, sizeof text, "%llu", (unsigned long long)v);
+                /* leading zeros aside, the digits are the number */
+                CHECK(msg.parts[i].len >= strlen(text));
+                CHECK(memcmp(msg.parts[i].data + msg.parts[i].len - strlen(text), text, strlen(text)) == 0);
+            }
+            (void)chan_part_is(&msg.parts[i], "execute");
+        }
+        buf_reset(&re);
+        CHECK(chan_encode(&re, msg.parts, msg.nparts) == 0);
+        CHECK(buf_pending(&re) == used && memcmp(buf_head(&re), p, used) == 0);
+        p += used;
+        left -= used;
+    }
+    buf_free(&re);
+}
+
+/* The replay guard against a model: a ring of the last `cap` admitted keys. */
+static void fuzz_replay_guard(const uint8_t *data, size_t size)
+{
+    if (size < 1)
+        return;
+    size_t cap = 1 + data[0] % 8;
+    struct replay_guard *g = replay_guard_new(cap);
+    CHECK(g);
+    unsigned char ring[8][16];
+    size_t count = 0, next = 0;
+    for (size_t off = 1; off + 16 <= size; off += 16) {
+        unsigned char digest[AUTH_DIGEST_LEN] = {0};
+        memcpy(digest, data + off, 16);
+        bool seen = false;
+        for (size_t i = 0; i < count; i++)
+            seen |= memcmp(ring[i], digest, 16) == 0;
+        CHECK(replay_guard_admit(g, digest) == !seen);
+        if (!seen) {
+            memcpy(ring[next], digest, 16);
+            next = (next + 1) % cap;
+            if (count < cap)
+                count++;
+        }
+    }
+    replay_guard_free(g);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    fuzz_messages(data, size);
+    fuzz_chan(data, size);
+    fuzz_replay_guard(data, size);
+    return 0;
+}
