@@ -391,3 +391,21 @@ def test_a_notebooks_shutdown_never_stops_the_service(service):
              what="a's frontend to go")
     assert service.proc.poll() is None
     assert b.result("'b is served'") == "'b is served'"
+
+
+def test_an_attach_connection_closed_by_the_service_drops_its_frontend(service, tmp_path):
+    """Whatever closes an attach connection (here a line over the limit),
+    its frontend goes with it: no ports bound, no slot taken, forever."""
+    conn = tmp_path / "conn.json"
+    write_connection_file(str(conn), ip="127.0.0.1", key=b"k")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(service.socket)
+    s.sendall(json.dumps({"command": "attach", "connection": json.load(open(conn))}).encode() + b"\n")
+    assert b'"ok"' in s.recv(4096)
+    assert len(service.status()["frontends"]) == 1
+    s.sendall(b"x" * (300 << 10))  # no newline: over the line limit
+    while s.recv(65536):  # the service answers, then closes
+        pass
+    s.close()
+    wait_for(lambda: service.status()["frontends"] == [], what="the frontend to be dropped")
