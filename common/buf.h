@@ -25,6 +25,13 @@ struct buf {
 static inline size_t buf_pending(const struct buf *b) { return b->len - b->off; }
 static inline char *buf_head(const struct buf *b) { return b->data + b->off; }
 
+/* The first byte c among the pending ones, or NULL (an empty buffer may
+ * have no storage at all). */
+static inline char *buf_find(const struct buf *b, char c)
+{
+    return buf_pending(b) ? (char *)memchr(buf_head(b), c, buf_pending(b)) : NULL;
+}
+
 /* Make room for `extra` more bytes; returns 0, or -1 when out of memory. */
 int buf_reserve(struct buf *b, size_t extra);
 int buf_append(struct buf *b, const void *data, size_t len);

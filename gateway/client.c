@@ -79,7 +79,7 @@ static int send_json(int fd, json_t *msg)
 static json_t *read_reply(int fd, struct buf *in, int timeout_ms)
 {
     for (;;) {
-        char *nl = memchr(buf_head(in), '\n', buf_pending(in));
+        char *nl = buf_find(in, '\n');
         if (nl) {
             json_t *reply = json_loadb(buf_head(in), (size_t)(nl - buf_head(in)), 0, NULL);
             buf_consume(in, (size_t)(nl - buf_head(in)) + 1);

@@ -279,7 +279,7 @@ void control_on_readable(struct control_conn *c)
         }
         c->in.len += (size_t)n;
         char *nl;
-        while (!c->closing && c->fd >= 0 && (nl = memchr(buf_head(&c->in), '\n', buf_pending(&c->in)))) {
+        while (!c->closing && c->fd >= 0 && (nl = buf_find(&c->in, '\n'))) {
             size_t len = (size_t)(nl - buf_head(&c->in));
             handle_line(c, buf_head(&c->in), len);
             buf_consume(&c->in, len + 1);

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -148,8 +149,11 @@ void worker_on_writable(struct worker *w)
 void worker_interrupt(struct worker *w, const char *sid)
 {
     struct span parts[] = {span_str("interrupt"), span_str(sid)};
+    /* The signal reaches a cell that blocks the worker's loop. It goes to
+     * the main thread (its id is the pid), where Python runs the cell and
+     * its signal handler, not to any thread the cell may have started. */
     if (worker_send(w, parts, 2) == 0 && w->pid > 0)
-        kill(w->pid, SIGINT); /* reaches a cell that blocks the worker's loop */
+        syscall(SYS_tgkill, w->pid, w->pid, SIGINT);
 }
 
 /* The request named by part 1, if it belongs to this worker. */

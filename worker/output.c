@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -275,8 +276,15 @@ int output_start(int channel)
     }
     setvbuf(stdout, NULL, _IOLBF, 0); /* C printf shows up line by line */
     pthread_atfork(NULL, NULL, after_fork_in_child);
+    /* The thread blocks every signal, so SIGINT (an interrupt) always
+     * reaches the main thread, where it can stop a cell. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     pthread_t thread;
-    if (pthread_create(&thread, NULL, helper_thread, NULL) != 0) {
+    int rc = pthread_create(&thread, NULL, helper_thread, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
         log_error("cannot start the output thread");
         return -1;
     }

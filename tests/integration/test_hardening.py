@@ -91,7 +91,8 @@ def test_stalled_iopub_subscriber_keeps_router_memory_bounded(kernel):
         rss, peak, _ = router_usage(kernel.pid)
         print(f"router RSS before {rss_before} KiB, after {rss} KiB, peak {peak} KiB")
         hwm_bound_kib = 1000 * 64 + 32 * 1024  # 1000 messages of 64 KiB, plus ZMQ's buffers
-        assert peak < rss_before + hwm_bound_kib  # not 200 MB
+        if os.environ.get("AKG_SANITIZED") != "1":  # ASan keeps freed memory in quarantine
+            assert peak < rss_before + hwm_bound_kib  # not 200 MB
         fresh = kernel.new_client()
         stdout, _ = fresh.run("print('served')")
         assert stdout == "served\n"

@@ -87,3 +87,16 @@ def test_keyboard_interrupt_can_be_caught(kernel):
     kernel.interrupt()
     reply, _ = kernel.finish(msg_id)
     assert reply["status"] == "ok" and kernel.stdout(msg_id) == "started\ncaught\n"
+
+
+def test_interrupt_reaches_the_cell_while_other_threads_run(kernel):
+    """The interrupt lands in the cell even when the cell has started
+    threads (a signal sent to the process could go to any of them)."""
+    msg_id = kernel.submit("import threading, time\nstop = threading.Event()\n"
+                           "for _ in range(8):\n    threading.Thread(target=stop.wait, daemon=True).start()\n"
+                           "print('started')\ntime.sleep(60)")
+    started(kernel, msg_id)
+    kernel.interrupt()
+    reply, _ = kernel.finish(msg_id)
+    assert reply["ename"] == "KeyboardInterrupt"
+    kernel.run("stop.set()")

@@ -159,6 +159,19 @@ START_TEST(test_buf_reset_keeps_capacity)
 }
 END_TEST
 
+START_TEST(test_buf_find)
+{
+    struct buf b = {0};
+    ck_assert_ptr_null(buf_find(&b, '\n')); /* no storage at all */
+    buf_append(&b, "ab\ncd\n", 6);
+    ck_assert_ptr_eq(buf_find(&b, '\n'), b.data + 2);
+    buf_consume(&b, 3);
+    ck_assert_ptr_eq(buf_find(&b, '\n'), b.data + 5);
+    ck_assert_ptr_null(buf_find(&b, 'a')); /* consumed bytes are not searched */
+    buf_free(&b);
+}
+END_TEST
+
 Suite *buf_suite(void)
 {
     Suite *s = suite_create("buf");
@@ -172,6 +185,7 @@ Suite *buf_suite(void)
     tcase_add_test(tc, test_buf_reserve_keeps_room_without_moving);
     tcase_add_test(tc, test_buf_mixed_operations_match_reference);
     tcase_add_test(tc, test_buf_reset_keeps_capacity);
+    tcase_add_test(tc, test_buf_find);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -83,8 +83,12 @@ class Worker:
         self._flush_scheduled = False
         _akernel.flush()
 
+    def session_key(self, sid: str) -> str:
+        """Sessions share one namespace unless the kernel is in multi mode."""
+        return sid if self.multi else ""
+
     def session(self, sid: str) -> Session:
-        key = sid if self.multi else ""
+        key = self.session_key(sid)
         s = self.sessions.get(key)
         if s is None:
             modes = self.session_modes.get(sid, _modes)  # per frontend under serve
@@ -170,17 +174,24 @@ class Worker:
         if self.running is None:  # the loop is not blocked: let it handle them
             self.loop.call_soon_threadsafe(self.process_backlog)
             return
+        self.loop.call_soon_threadsafe(self.process_backlog)
+        self._interrupt_running()
+
+    def _interrupt_running(self) -> None:
+        """While a cell's code runs: act on the interrupts already read, and
+        raise KeyboardInterrupt in the cell if one is for it."""
         interrupts = [m for m in self.backlog if m[0] == b"interrupt"]
+        if not interrupts:
+            return
         self.backlog[:] = [m for m in self.backlog if m[0] != b"interrupt"]
         hit = False
         for m in interrupts:
             hit |= self.interrupt(m[1].decode(), self.running)
-        self.loop.call_soon_threadsafe(self.process_backlog)
         if hit:
             raise KeyboardInterrupt
 
     def reset(self, sid: str) -> None:
-        old = self.sessions.pop(sid if self.multi else "", None)
+        old = self.sessions.pop(self.session_key(sid), None)
         self.session_modes.pop(sid, None)
         if old is not None:
             old.close()
@@ -190,7 +201,7 @@ class Worker:
         keep = []
         for m in self.backlog:
             if (m[0] == b"request" and m[2] == b"execute_request"
-                    and self.session(m[3].decode()) is session):
+                    and self.session_key(m[3].decode()) == session.sid):
                 outputs.send_reply(int(m[1]), "execute_reply", {"status": "aborted"})
             else:
                 keep.append(m)
@@ -210,6 +221,7 @@ class Worker:
                     if m[0] == b"input_reply" and int(m[1]) == req:
                         del self.backlog[i]
                         return json.loads(m[2]).get("value", "")
+                self._interrupt_running()  # an interrupt read here, before its signal
                 select.select([fd], [], [])
                 self.read_channel()
         finally:
