@@ -155,7 +155,8 @@ def test_random_worker_kills_lose_no_reply(kernel):
     print(f"router: fds {fds_before} -> {fds_after}, RSS {rss_before} -> {rss_after} KiB (peak {peak})")
     assert fds_after <= fds_before + 50  # 50 notebook connections may linger in ZMQ briefly
     wait_for(lambda: router_usage(kernel.pid)[2] <= fds_before, timeout=30, what="fds back to their level")
-    assert rss_after < rss_before + 20 * 1024
+    if os.environ.get("AKG_SANITIZED") != "1":  # ASan keeps freed memory in quarantine
+        assert rss_after < rss_before + 20 * 1024
 
 
 @pytest.mark.skipif(os.environ.get("AKG_SANITIZED") == "1", reason="valgrind cannot run the ASan build")
