@@ -6,7 +6,6 @@ plain one by default; tests/run.sh also runs the suite on the ASan build)."""
 import os
 import pathlib
 import shutil
-import signal
 import subprocess
 import tempfile
 import time

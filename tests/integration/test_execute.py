@@ -1,10 +1,7 @@
 """Cells run end to end: results, streams, errors, counts and the fields of
 execute_request (silent, store_history, user_expressions, trailing ;)."""
 
-import sys
 import platform
-
-import pytest
 
 
 def test_kernel_info(kernel):

@@ -7,13 +7,12 @@ import os
 import random
 import shutil
 import signal
-import subprocess
 import time
 
 import pytest
 import zmq
 
-from conftest import GATEWAY, kernel_name, pid_alive, wait_for, worker_pids
+from conftest import GATEWAY, wait_for, worker_pids
 from kernel_client import Kernel
 from raw_client import RawNotebook, pump, wait_replies
 

@@ -50,7 +50,7 @@ def test_interrupt_awaiting_cell_and_queue(kernel):
 
 @pytest.mark.mode("concurrent")
 def test_interrupt_cancels_all_concurrent_cells(kernel):
-    cells = [kernel.submit(f"print('started')\nawait asyncio.sleep(60)") for _ in range(3)]
+    cells = [kernel.submit("print('started')\nawait asyncio.sleep(60)") for _ in range(3)]
     for c in cells:
         started(kernel, c)
     kernel.interrupt()

@@ -65,7 +65,7 @@ def test_history(kernel):
         kernel.run(code)
     tail = kernel.request("history", hist_access_type="tail", n=2, output=False, raw=True)["history"]
     assert [h[2] for h in tail] == ["a + b", "c = 3"]
-    session, start = tail[0][0], tail[0][1]
+    session = tail[0][0]
     rng = kernel.request("history", hist_access_type="range", session=session, start=1, stop=3,
                          output=True, raw=True)["history"]
     assert [(h[1], h[2][0]) for h in rng] == [(1, "a = 1"), (2, "b = 2")]

@@ -5,12 +5,8 @@ import json
 import os
 import signal
 import subprocess
-import time
-
-import pytest
 
 from conftest import GATEWAY, pid_alive, wait_for
-from kernel_client import Kernel
 
 
 def test_shutdown_exits_cleanly_and_reaps_workers(kernel):
@@ -24,7 +20,9 @@ def test_shutdown_exits_cleanly_and_reaps_workers(kernel):
 
 def test_shutdown_reply_on_control_and_iopub(kernel):
     msg_id = kernel.kc.shutdown()
-    reply = kernel.kc.get_control_msg(timeout=10) if hasattr(kernel.kc, "get_control_msg") else None
+    reply = kernel.kc.get_control_msg(timeout=10)
+    assert reply["msg_type"] == "shutdown_reply" and reply["parent_header"]["msg_id"] == msg_id
+    assert reply["content"] == {"status": "ok", "restart": False}
     wait_for(lambda: kernel.km.provisioner.process.poll() is not None, what="router exit")
     published = kernel.wait_iopub(msg_id, lambda m: m["msg_type"] == "shutdown_reply")
     assert published["content"] == {"status": "ok", "restart": False}

@@ -2,7 +2,6 @@
 the router keeps serving and never runs code it should not."""
 
 import json
-import uuid
 
 import pytest
 import zmq

@@ -11,12 +11,10 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 
 import pytest
 from jupyter_client import BlockingKernelClient
 from jupyter_client.connect import write_connection_file
-from jupyter_client.session import Session
 
 from conftest import GATEWAY, pid_alive, wait_for
 from kernel_client import Client, Kernel

@@ -12,7 +12,6 @@ import ast
 import asyncio
 import builtins
 import inspect
-import sys
 import types
 
 import _akernel

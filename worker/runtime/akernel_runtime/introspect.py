@@ -143,7 +143,7 @@ def check_complete(code: str):
 
 
 def is_complete(worker, request, content, metadata, buffers) -> None:
-    req, session = request.req, request.session
+    req = request.req
     status, indent = check_complete(content.get("code", ""))
     reply = {"status": status}
     if status == "incomplete":

@@ -9,7 +9,6 @@ import contextvars
 import io
 import json
 import re
-import sys
 import threading
 import traceback
 

@@ -612,12 +612,23 @@ class _Propagation:
             self.state.phase = _DONE
             self.graph.session.finish(self.trigger, asyncio.CancelledError())
 
+    def _begin(self, node):
+        """A dependent starts re-running: its request (made current) and, in
+        cache mode, the entry its run will be stored under."""
+        session = self.graph.session
+        rerun = _ReRun(self.trigger, node)
+        entry = cache.record_dependent(session, node, self.trigger) if "cache" in session.modes else None
+        return rerun, entry, CURRENT.set(rerun)
+
+    def _end(self, node, rerun, entry, error):
+        self._ran(node, rerun.value, error)
+        if entry is not None:
+            cache.store_dependent(self.graph.session, self.trigger, entry, error)
+
     def _run_one(self, node):
         session, trigger = self.graph.session, self.trigger
         worker, ns = session.worker, session.namespace
-        rerun = _ReRun(trigger, node)
-        stored = cache.record_dependent(session, node, trigger) if "cache" in session.modes else None
-        token = CURRENT.set(rerun)
+        rerun, entry, token = self._begin(node)
         error = None
         try:
             worker.enter(trigger)  # an interrupt hits the cell being run
@@ -632,18 +643,14 @@ class _Propagation:
             error = e
         finally:
             CURRENT.reset(token)
-        self._ran(node, rerun.value, error)
-        if stored is not None:
-            cache.store_dependent(session, trigger, stored, error)
+        self._end(node, rerun, entry, error)
 
     async def _run_one_async(self, node):
         from .cells import _Stepper
 
         session, trigger = self.graph.session, self.trigger
         worker, ns = session.worker, session.namespace
-        rerun = _ReRun(trigger, node)
-        stored = cache.record_dependent(session, node, trigger) if "cache" in session.modes else None
-        token = CURRENT.set(rerun)
+        rerun, entry, token = self._begin(node)
         error = None
         try:
             for code, is_coro in node.compiled.parts:
@@ -660,9 +667,7 @@ class _Propagation:
             error = e
         finally:
             CURRENT.reset(token)
-        self._ran(node, rerun.value, error)
-        if stored is not None:
-            cache.store_dependent(session, trigger, stored, error)
+        self._end(node, rerun, entry, error)
 
     def _ran(self, node, value, error):
         graph, trigger = self.graph, self.trigger
