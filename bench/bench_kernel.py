@@ -332,6 +332,20 @@ def measure_startup(name, argv_for, env, args):
 # --------------------------------------------------------------------------
 # Latency: a lean client on raw sockets
 
+def send_signed(sock, session, session_id, msg_type, content):
+    """Send one request, signed with session's key; returns its msg_id."""
+    msg_id = uuid.uuid4().hex
+    header = {"msg_id": msg_id, "msg_type": msg_type, "username": "bench", "session": session_id,
+              "date": datetime.datetime.now(datetime.timezone.utc).isoformat(), "version": "5.3"}
+    parts = [json.dumps(header).encode(), b"{}", b"{}", json.dumps(content).encode()]
+    _send(sock, DELIM, _SNDMORE)
+    _send(sock, session.sign(parts), _SNDMORE)
+    for part in parts[:3]:
+        _send(sock, part, _SNDMORE)
+    _send(sock, parts[3], 0)
+    return msg_id
+
+
 class RawClient:
     """Shell, iopub and control sockets driven directly. Messages are built
     and signed with the kernel's key (Session.sign: HMAC-SHA256 over header,
@@ -368,19 +382,7 @@ class RawClient:
         self.ctx.destroy(linger=0)
 
     def send(self, sock, msg_type, content):
-        msg_id = uuid.uuid4().hex
-        header = {"msg_id": msg_id, "msg_type": msg_type, "username": "bench",
-                  "session": self.session_id,
-                  "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-                  "version": "5.3"}
-        parts = [json.dumps(header).encode(), b"{}", b"{}", json.dumps(content).encode()]
-        _send(sock, DELIM, _SNDMORE)
-        _send(sock, self.session.sign(parts), _SNDMORE)
-        _send(sock, parts[0], _SNDMORE)
-        _send(sock, parts[1], _SNDMORE)
-        _send(sock, parts[2], _SNDMORE)
-        _send(sock, parts[3], 0)
-        return msg_id
+        return send_signed(sock, self.session, self.session_id, msg_type, content)
 
     def recv(self, sock):
         """One waiting message, or None: (msg_type, parent msg_id, raw content)."""

@@ -63,7 +63,6 @@ import sys
 import tempfile
 import time
 import types
-import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -275,19 +274,7 @@ class Notebook:
         self.monitor.recv_multipart()
 
     def send(self, sock, msg_type, content):
-        msg_id = uuid.uuid4().hex
-        header = {"msg_id": msg_id, "msg_type": msg_type, "username": "bench",
-                  "session": self.sid,
-                  "date": time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime()),
-                  "version": "5.3"}
-        parts = [json.dumps(header).encode(), b"{}", b"{}", json.dumps(content).encode()]
-        _send(sock, DELIM, _SNDMORE)
-        _send(sock, self.session.sign(parts), _SNDMORE)
-        _send(sock, parts[0], _SNDMORE)
-        _send(sock, parts[1], _SNDMORE)
-        _send(sock, parts[2], _SNDMORE)
-        _send(sock, parts[3], 0)
-        return msg_id
+        return bk.send_signed(sock, self.session, self.sid, msg_type, content)
 
     def execute(self, code, need_idle=True, cb=None):
         content = {"code": code, "silent": False, "store_history": True,
