@@ -169,10 +169,11 @@ static long now_ms(void)
 
 /* Periodic work: the systemd watchdog and idle culling. Returns how long
  * the loop may sleep before it is due again (-1: forever). */
-static long run_timers(struct gateway *gw, long *next_watchdog, long *next_cull)
+static long run_timers(struct gateway *gw, int watchdog, long *next_watchdog, long *next_cull)
 {
+    if (watchdog <= 0 && gw->opts.cull_idle <= 0 && !gw->stopping)
+        return -1; /* the usual case: no clock to read */
     long now = now_ms(), wait = -1;
-    int watchdog = systemd_watchdog_ms();
     if (watchdog > 0) {
         if (now >= *next_watchdog) {
             systemd_watchdog_ping();
@@ -196,6 +197,7 @@ static void run_loop(struct gateway *gw)
 {
     struct poll_set ps = {0};
     long next_watchdog = 0, next_cull = 0;
+    int watchdog = systemd_watchdog_ms(); /* set once, at start, by systemd */
     gw->poll_dirty = true;
     for (;;) {
         if (gw->stopping && (workers_alive(gw) == 0 || past(&gw->stop_deadline)))
@@ -204,7 +206,7 @@ static void run_loop(struct gateway *gw)
             log_error("out of memory building the poll set");
             break;
         }
-        int n = zmq_poll(ps.items, (int)ps.n, run_timers(gw, &next_watchdog, &next_cull));
+        int n = zmq_poll(ps.items, (int)ps.n, run_timers(gw, watchdog, &next_watchdog, &next_cull));
         if (n < 0) {
             if (errno == EINTR)
                 continue;

@@ -409,3 +409,20 @@ def test_an_attach_connection_closed_by_the_service_drops_its_frontend(service, 
         pass
     s.close()
     wait_for(lambda: service.status()["frontends"] == [], what="the frontend to be dropped")
+
+
+def test_watchdog_pings_when_systemd_asks(tmp_path):
+    """With WatchdogSec set, systemd passes WATCHDOG_USEC: the service sends
+    WATCHDOG=1 (twice per period) on the notify socket."""
+    path = str(tmp_path / "notify")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(path)
+    listener.settimeout(30)
+    s = Service("--workers", "1", env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "400000"})
+    try:
+        pings = 0
+        while pings < 3:  # several, so they are periodic, not a one-off
+            pings += "WATCHDOG=1" in listener.recv(4096).decode()
+    finally:
+        s.stop()
+        listener.close()
