@@ -67,6 +67,14 @@ static inline struct span jmsg_frame(const struct jmsg *m, size_t i)
 {
     return (struct span){zmq_msg_data(&m->frames[i]), zmq_msg_size(&m->frames[i])};
 }
+/* The routing identities, as spans into the frames; `idents` must have
+ * room for m->nidents. Returns m->nidents. */
+static inline size_t jmsg_idents(const struct jmsg *m, struct span *idents)
+{
+    for (size_t i = 0; i < m->nidents; i++)
+        idents[i] = jmsg_frame(m, i);
+    return m->nidents;
+}
 /* The raw header frame: what replies and outputs carry as parent_header. */
 static inline struct span jmsg_header_raw(const struct jmsg *m) { return jmsg_frame(m, m->sig + 1); }
 static inline struct span jmsg_metadata_raw(const struct jmsg *m) { return jmsg_frame(m, m->sig + 3); }

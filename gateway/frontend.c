@@ -195,13 +195,6 @@ static void drain_subscriptions(struct frontend *fe)
 
 static bool bool_field(json_t *obj, const char *key) { return json_is_true(json_object_get(obj, key)); }
 
-/* The routing identities of a request, as spans into its frames. */
-static size_t request_idents(const struct jmsg *m, struct span *idents)
-{
-    for (size_t i = 0; i < m->nidents; i++)
-        idents[i] = jmsg_frame(m, i);
-    return m->nidents;
-}
 
 static void handle_shutdown(struct frontend *fe, enum connfile_channel ch, const struct jmsg *m)
 {
@@ -211,7 +204,7 @@ static void handle_shutdown(struct frontend *fe, enum connfile_channel ch, const
     snprintf(content, sizeof content, "{\"status\":\"ok\",\"restart\":%s}", restart ? "true" : "false");
     struct span parent = jmsg_header_raw(m);
     struct span idents[JMSG_MAX_FRAMES];
-    size_t nidents = request_idents(m, idents);
+    size_t nidents = jmsg_idents(m, idents);
     publish_status(fe, parent, "busy");
     reply_send(fe, ch, idents, nidents, "shutdown_reply", parent, span_str(content));
     publish(fe, "shutdown_reply", parent, span_str(content), span_str(""), NULL, 0);
@@ -256,7 +249,7 @@ static void handle_interrupt(struct frontend *fe, enum connfile_channel ch, cons
 {
     struct span parent = jmsg_header_raw(m);
     struct span idents[JMSG_MAX_FRAMES];
-    size_t nidents = request_idents(m, idents);
+    size_t nidents = jmsg_idents(m, idents);
     publish_status(fe, parent, "busy");
     /* In multi mode a session interrupts its own cells; a request from a
      * session with no cells here (a kernel manager) interrupts all of the

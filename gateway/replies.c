@@ -114,9 +114,8 @@ void answer_kernel_info(struct frontend *fe, enum connfile_channel ch, const str
 {
     struct span parent = jmsg_header_raw(m);
     struct span idents[JMSG_MAX_FRAMES];
-    for (size_t i = 0; i < m->nidents; i++)
-        idents[i] = jmsg_frame(m, i);
+    size_t nidents = jmsg_idents(m, idents);
     publish_status(fe, parent, "busy");
-    reply_send(fe, ch, idents, m->nidents, "kernel_info_reply", parent, span_str(fe->gw->kernel_info));
+    reply_send(fe, ch, idents, nidents, "kernel_info_reply", parent, span_str(fe->gw->kernel_info));
     publish_status(fe, parent, "idle");
 }
