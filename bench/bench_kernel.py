@@ -346,6 +346,16 @@ def send_signed(sock, session, session_id, msg_type, content):
     return msg_id
 
 
+def recv_frames(sock):
+    """The frames of one waiting multipart message, or None (never blocks)."""
+    if not _get(sock, _EVENTS) & _POLLIN:
+        return None
+    frames = [_recv(sock, 0)]
+    while _get(sock, _RCVMORE):
+        frames.append(_recv(sock, 0))
+    return frames
+
+
 class RawClient:
     """Shell, iopub and control sockets driven directly. Messages are built
     and signed with the kernel's key (Session.sign: HMAC-SHA256 over header,
@@ -386,11 +396,9 @@ class RawClient:
 
     def recv(self, sock):
         """One waiting message, or None: (msg_type, parent msg_id, raw content)."""
-        if not _get(sock, _EVENTS) & _POLLIN:
+        frames = recv_frames(sock)
+        if frames is None:
             return None
-        frames = [_recv(sock, 0)]
-        while _get(sock, _RCVMORE):
-            frames.append(_recv(sock, 0))
         try:
             i = frames.index(DELIM)
         except ValueError:

@@ -288,13 +288,6 @@ class Notebook:
             self.hub.owners[msg_id] = self
         return r
 
-    def _frames(self, sock):
-        if not _get(sock, _EVENTS) & _POLLIN:
-            return None
-        frames = [_recv(sock, 0)]
-        while _get(sock, _RCVMORE):
-            frames.append(_recv(sock, 0))
-        return frames
 
     def _parse(self, frames):
         try:
@@ -307,7 +300,7 @@ class Notebook:
         return json.loads(parts[0])["msg_type"], json.loads(parts[1]).get("msg_id"), parts[3]
 
     def on_shell(self, now):
-        while (frames := self._frames(self.shell)) is not None:
+        while (frames := bk.recv_frames(self.shell)) is not None:
             msg_type, parent, content = self._parse(frames)
             r = self.pending.get(parent)
             if r is not None and msg_type.endswith("_reply"):
@@ -317,7 +310,7 @@ class Notebook:
 
     def on_iopub(self, now):
         probes = self.hub.probes
-        while (frames := self._frames(self.iopub)) is not None:
+        while (frames := bk.recv_frames(self.iopub)) is not None:
             try:
                 parent_raw = frames[frames.index(DELIM) + 3]
             except (ValueError, IndexError):
@@ -376,7 +369,7 @@ class SharedIopub:
 
     def on_iopub(self, now):
         probes, owners = self.hub.probe_ids, self.hub.owners
-        while (frames := Notebook._frames(self, self.sock)) is not None:
+        while (frames := bk.recv_frames(self.sock)) is not None:
             msg_type, parent, content = Notebook._parse(self, frames)
             if parent in probes:
                 if msg_type == "status" and not self.subscribed:
@@ -539,7 +532,7 @@ def shutdown_kernel(nb, timeout=5.0):
         while time.perf_counter() < deadline:
             if not control.poll(100):
                 continue
-            while (frames := nb._frames(control)) is not None:
+            while (frames := bk.recv_frames(control)) is not None:
                 msg_type, parent, _ = nb._parse(frames)
                 if parent == msg_id and msg_type == "shutdown_reply":
                     return True

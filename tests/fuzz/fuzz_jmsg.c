@@ -34,24 +34,14 @@
 #include "common/buf.h"
 #include "common/chan.h"
 #include "common/jmsg.h"
+#include "tests/fuzz/fuzz.h"
 
 /* The key tests/fuzz/make_corpus.py signs the seed messages with. */
 #define FUZZ_KEY "9b7c2e4a-1f0d-4c3b-8a6e-5d2f1e0c9b8a"
 #define SEP 0x1e
 
-#define CHECK(cond)                                                                        \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "%s:%d: invariant broken: %s\n", __FILE__, __LINE__, #cond);   \
-            abort();                                                                       \
-        }                                                                                  \
-    } while (0)
-
 static void *zctx, *tx, *rx;
 static struct signer *keyed, *unkeyed;
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

@@ -136,21 +136,9 @@ class _FunctionScope:
             self.parent.free(name, False)
 
 
-class _ComprehensionScope:
-    """A comprehension: runs at once, its targets are its own."""
-
-    def __init__(self, parent):
-        self.parent = parent
-        self.locals = set()
-
-    def load(self, name):
-        if name not in self.locals:
-            self.parent.free(name, True)
-
-    def store(self, name):
-        self.locals.add(name)
-
-    delete = store
+class _ComprehensionScope(_ClassScope):
+    """A comprehension: runs at once, its targets are its own (and, unlike a
+    class body's, seen by what is nested in it)."""
 
     def walrus_store(self, name):  # := binds in the enclosing scope
         self.parent.walrus_store(name)
