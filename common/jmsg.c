@@ -26,58 +26,15 @@ const char *jmsg_error_str(enum jmsg_error e)
     return "unknown error";
 }
 
-static int push_frame(struct jmsg *m, zmq_msg_t *frame)
-{
-    if (m->nframes == JMSG_MAX_FRAMES) {
-        m->too_many_frames = true;
-        zmq_msg_close(frame);
-        return 0;
-    }
-    if (m->nframes == m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 8;
-        zmq_msg_t *frames = realloc(m->frames, cap * sizeof *frames);
-        if (!frames) {
-            zmq_msg_close(frame);
-            return -1;
-        }
-        m->frames = frames;
-        m->cap = cap;
-    }
-    m->frames[m->nframes++] = *frame; /* ownership moves into the array */
-    return 0;
-}
-
-int jmsg_recv(void *socket, struct jmsg *m, size_t size_limit)
+void jmsg_load(struct jmsg *m, const struct span *frames, size_t nframes, size_t size,
+               size_t size_limit, bool too_many_frames)
 {
     memset(m, 0, sizeof *m);
+    m->frames = frames;
+    m->nframes = nframes;
+    m->size = size;
     m->size_limit = size_limit;
-    int more = 1, flags = ZMQ_DONTWAIT;
-    while (more) {
-        zmq_msg_t frame;
-        zmq_msg_init(&frame);
-        if (zmq_msg_recv(&frame, socket, flags) < 0) {
-            int err = errno;
-            zmq_msg_close(&frame);
-            if (err == EAGAIN && m->nframes == 0 && flags == ZMQ_DONTWAIT)
-                return 0;
-            jmsg_close(m);
-            errno = err;
-            return -1;
-        }
-        more = zmq_msg_more(&frame);
-        flags = 0; /* the rest of a multipart message is already here */
-        m->size += zmq_msg_size(&frame);
-        if (size_limit && m->size > size_limit) { /* keep its place, not its bytes */
-            zmq_msg_close(&frame);
-            zmq_msg_init(&frame);
-        }
-        if (push_frame(m, &frame) < 0) {
-            jmsg_close(m);
-            errno = ENOMEM;
-            return -1;
-        }
-    }
-    return 1;
+    m->too_many_frames = too_many_frames || nframes > JMSG_MAX_FRAMES;
 }
 
 static bool string_field(json_t *obj, const char *key, bool required, const char **out)
@@ -158,9 +115,6 @@ enum jmsg_error jmsg_parse(struct jmsg *m, struct signer *signer, struct replay_
 
 void jmsg_close(struct jmsg *m)
 {
-    for (size_t i = 0; i < m->nframes; i++)
-        zmq_msg_close(&m->frames[i]);
-    free(m->frames);
     json_decref(m->header);
     json_decref(m->parent);
     json_decref(m->metadata);
@@ -219,55 +173,56 @@ static struct span or_empty_object(struct span s)
     return s.len ? s : (struct span){"{}", 2};
 }
 
-static int send_part(void *socket, struct span s, bool more)
-{
-    return zmq_send(socket, s.data, s.len, ZMQ_DONTWAIT | (more ? ZMQ_SNDMORE : 0)) < 0 ? -1 : 0;
-}
-
-int jmsg_send(void *socket, struct signer *signer, const struct jmsg_origin *origin,
-              const struct jmsg_out *out, char msg_id[JMSG_ID_LEN + 1])
+int jmsg_build(struct jmsg_wire *w, struct signer *signer, const struct jmsg_origin *origin,
+               const struct jmsg_out *out, char msg_id[JMSG_ID_LEN + 1])
 {
     char id[JMSG_ID_LEN + 1], date[64];
-    char header[512];
-    if (!jmsg_valid_type(span_str(out->msg_type))) {
+    if (!jmsg_valid_type(span_str(out->msg_type)) ||
+        out->nidents + 6 + out->nbuffers > JMSG_MAX_OUT_FRAMES) {
         errno = EINVAL;
         return -1;
     }
     jmsg_new_id(id);
     jmsg_iso_now(date);
-    int hlen = snprintf(header, sizeof header,
+    int hlen = snprintf(w->header, sizeof w->header,
                         "{\"msg_id\":\"%s\",\"msg_type\":\"%s\",\"username\":%s,\"session\":\"%s\","
                         "\"date\":\"%s\",\"version\":\"" JMSG_PROTOCOL_VERSION "\"}",
                         id, out->msg_type, origin->username_json, origin->session, date);
-    if (hlen < 0 || (size_t)hlen >= sizeof header) {
+    if (hlen < 0 || (size_t)hlen >= sizeof w->header) {
         errno = EINVAL;
         return -1;
     }
-    struct span parts[4] = {{header, (size_t)hlen}, or_empty_object(out->parent),
+    struct span parts[4] = {{w->header, (size_t)hlen}, or_empty_object(out->parent),
                             or_empty_object(out->metadata), or_empty_object(out->content)};
-    char hex[AUTH_HEX_LEN + 1] = "";
+    w->signature[0] = '\0';
     if (signer_enabled(signer)) {
         unsigned char digest[AUTH_DIGEST_LEN];
         if (signer_digest(signer, parts, 4, digest) < 0) {
             errno = EPROTO;
             return -1;
         }
-        signer_hex(digest, hex);
+        signer_hex(digest, w->signature);
     }
-    /* The first frame decides: once it is queued, ZMQ takes the rest. */
+    size_t n = 0;
     for (size_t i = 0; i < out->nidents; i++)
-        if (send_part(socket, out->idents[i], true) < 0)
-            return -1;
-    if (send_part(socket, span_str(JMSG_DELIMITER), true) < 0 ||
-        send_part(socket, span_str(hex), true) < 0)
-        return -1;
+        w->frames[n++] = out->idents[i];
+    w->frames[n++] = span_str(JMSG_DELIMITER);
+    w->frames[n++] = span_str(w->signature);
     for (int i = 0; i < 4; i++)
-        if (send_part(socket, parts[i], i < 3 || out->nbuffers > 0) < 0)
-            return -1;
+        w->frames[n++] = parts[i];
     for (size_t i = 0; i < out->nbuffers; i++)
-        if (send_part(socket, out->buffers[i], i + 1 < out->nbuffers) < 0)
-            return -1;
+        w->frames[n++] = out->buffers[i];
+    w->nframes = n;
     if (msg_id)
         memcpy(msg_id, id, sizeof id);
     return 0;
+}
+
+int jmsg_send(struct zsock *s, struct signer *signer, const struct jmsg_origin *origin,
+              const struct jmsg_out *out, char msg_id[JMSG_ID_LEN + 1])
+{
+    struct jmsg_wire w;
+    if (jmsg_build(&w, signer, origin, out, msg_id) < 0)
+        return -1;
+    return zsock_send(s, w.frames, w.nframes);
 }

@@ -4,20 +4,21 @@
  *     identities... | "<IDS|MSG>" | signature | header | parent_header |
  *     metadata | content | buffers...
  *
- * jmsg_recv reads one multipart message without blocking; jmsg_parse checks
- * it (delimiter, signature, replay, JSON objects, header fields) so that any
- * malformed input is refused with one reason and nothing else. jmsg_send
- * builds a header (uuid msg_id, ISO 8601 UTC date with microseconds), signs
- * and sends without ever blocking. */
+ * jmsg_load takes the frames of one received multipart message; jmsg_parse
+ * checks it (delimiter, signature, replay, JSON objects, header fields) so
+ * that any malformed input is refused with one reason and nothing else.
+ * jmsg_build makes a header (uuid msg_id, ISO 8601 UTC date with
+ * microseconds) and signs; jmsg_send also queues the frames on a zsock,
+ * without ever blocking. */
 #ifndef AKG_JMSG_H
 #define AKG_JMSG_H
 
 #include <jansson.h>
 #include <stdbool.h>
-#include <zmq.h>
 
 #include "common/auth.h"
 #include "common/buf.h"
+#include "common/zsock.h"
 
 #define JMSG_PROTOCOL_VERSION "5.3"
 #define JMSG_DELIMITER "<IDS|MSG>"
@@ -25,11 +26,11 @@
 #define JMSG_ID_LEN 36
 
 struct jmsg {
-    zmq_msg_t *frames;
-    size_t nframes, cap;
+    const struct span *frames; /* borrowed from the transport */
+    size_t nframes;
     bool too_many_frames;
     size_t size;         /* bytes in all frames, as received */
-    size_t size_limit;   /* frames past this total are dropped on arrival */
+    size_t size_limit;   /* frames past this total were dropped on arrival */
     size_t nidents; /* frames[0 .. nidents) route the reply */
     size_t sig;     /* index of the signature frame */
     json_t *header, *parent, *metadata, *content;
@@ -51,22 +52,19 @@ enum jmsg_error {
 
 const char *jmsg_error_str(enum jmsg_error e);
 
-/* Read one whole multipart message. Frames that take the total past
- * size_limit (0: none) are dropped as they arrive, leaving empty frames
- * in their place, so an oversized message is never copied or kept.
- * Returns 1 when one was read, 0 when none is waiting, -1 on a socket
- * error (errno set). */
-int jmsg_recv(void *socket, struct jmsg *m, size_t size_limit);
+/* Take the frames of one multipart message as the transport delivered
+ * them: `frames` must outlive m. Frames that took the total (`size`) past
+ * size_limit (0: none) were dropped on arrival and are empty here, so an
+ * oversized message is never copied or kept. */
+void jmsg_load(struct jmsg *m, const struct span *frames, size_t nframes, size_t size,
+               size_t size_limit, bool too_many_frames);
 /* Validate a received message; `guard` may be NULL. On JMSG_OK the JSON
  * parts are parsed into m->header, parent, metadata and content; so they
  * are on JMSG_TOO_LARGE when those parts fitted (the caller can answer). */
 enum jmsg_error jmsg_parse(struct jmsg *m, struct signer *signer, struct replay_guard *guard);
 void jmsg_close(struct jmsg *m);
 
-static inline struct span jmsg_frame(const struct jmsg *m, size_t i)
-{
-    return (struct span){zmq_msg_data(&m->frames[i]), zmq_msg_size(&m->frames[i])};
-}
+static inline struct span jmsg_frame(const struct jmsg *m, size_t i) { return m->frames[i]; }
 /* The routing identities, as spans into the frames; `idents` must have
  * room for m->nidents. Returns m->nidents. */
 static inline size_t jmsg_idents(const struct jmsg *m, struct span *idents)
@@ -101,10 +99,22 @@ struct jmsg_out {
     size_t nbuffers;
 };
 
-/* Sign and send. Never blocks: a message the socket cannot take now is
- * dropped and -1 returned (errno EAGAIN). If msg_id is not NULL the new
- * header's msg_id is written there. */
-int jmsg_send(void *socket, struct signer *signer, const struct jmsg_origin *origin,
+/* Frames an outgoing message goes out as, with the storage they use. */
+#define JMSG_MAX_OUT_FRAMES 80
+struct jmsg_wire {
+    char header[512];
+    char signature[AUTH_HEX_LEN + 1];
+    struct span frames[JMSG_MAX_OUT_FRAMES]; /* idents, delimiter, signature, 4 parts, buffers */
+    size_t nframes;
+};
+
+/* Build and sign a message into w. If msg_id is not NULL the new header's
+ * msg_id is written there. Returns 0, or -1 (errno EINVAL: a bad msg_type
+ * or too many frames; EPROTO: signing failed). */
+int jmsg_build(struct jmsg_wire *w, struct signer *signer, const struct jmsg_origin *origin,
+               const struct jmsg_out *out, char msg_id[JMSG_ID_LEN + 1]);
+/* Build, sign and queue on s (see zsock_send). Never blocks. */
+int jmsg_send(struct zsock *s, struct signer *signer, const struct jmsg_origin *origin,
               const struct jmsg_out *out, char msg_id[JMSG_ID_LEN + 1]);
 
 /* Fill `out` with a random uuid4 string. */

@@ -1,5 +1,6 @@
 /* frontend: the five ZMQ sockets bound for one connection file, with its
- * key and replay guard. Every message read here is verified before anything
+ * key and replay guard (heartbeat echoes and iopub subscriptions are
+ * handled inside zsock.c). Every message read here is verified before anything
  * else looks at it; a bad one is logged once and dropped. Valid requests go
  * to the router's own answers (kernel_info, shutdown, interrupt) or to the
  * worker that holds the request's session. */
@@ -13,47 +14,33 @@
 #include "gateway/gateway.h"
 
 #define REPLAY_HISTORY 65536
-/* iopub: a subscriber 1000 messages behind loses messages (ZMQ drops for
- * that subscriber only, as ipykernel), so a stalled one costs the router at
- * most IOPUB_HWM x the largest message (stream text comes in 64 KiB). */
-#define IOPUB_HWM 1000
+/* A peer that does not read loses messages (as with ZMQ's high-water mark,
+ * for that peer only, as ipykernel), so a stalled one costs the router at
+ * most this much: 1000 messages of 64 KiB (stream text comes in 64 KiB). */
+#define MAX_QUEUED_PER_PEER (1000u * 65536u)
 
-static const int socket_types[CH_COUNT] = {ZMQ_ROUTER, ZMQ_XPUB, ZMQ_ROUTER, ZMQ_ROUTER, ZMQ_REP};
+static const enum zsock_type socket_types[CH_COUNT] = {ZSOCK_ROUTER, ZSOCK_XPUB, ZSOCK_ROUTER, ZSOCK_ROUTER,
+                                                       ZSOCK_REP};
 static const char *const channel_names[CH_COUNT] = {"shell", "iopub", "stdin", "control", "hb"};
 
 static void give_ipc_paths(struct frontend *fe);
+static void on_message(void *owner, int ch, const struct span *frames, size_t nframes, size_t size,
+                       bool too_many_frames);
 
 static int bind_channel(struct frontend *fe, enum connfile_channel ch, char *err, size_t errlen)
 {
-    void *s = zmq_socket(fe->gw->zctx, socket_types[ch]);
-    int linger = 1000, one = 1, hwm = IOPUB_HWM;
-    char endpoint[512];
-    if (!s) {
-        snprintf(err, errlen, "zmq_socket: %s", zmq_strerror(errno));
-        return -1;
-    }
-    fe->sockets[ch] = s;
-    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
-    if (socket_types[ch] == ZMQ_ROUTER)
-        zmq_setsockopt(s, ZMQ_ROUTER_HANDOVER, &one, sizeof one);
-    if (ch == CH_IOPUB)
-        zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    /* A frame this large is refused by ZMQ itself (the peer is cut off);
-     * smaller messages over max_message_size get an error reply. */
-    int64_t ceiling = (int64_t)fe->gw->opts.max_message_size * 2 + (16 << 20);
-    zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &ceiling, sizeof ceiling);
+    char endpoint[512], why[256];
+    struct zsock_options o = {.name = channel_names[ch], .max_message = fe->gw->opts.max_message_size,
+                              .max_frames = JMSG_MAX_FRAMES, .max_queued = MAX_QUEUED_PER_PEER,
+                              .handler = on_message, .owner = fe, .tag = ch};
     connfile_endpoint(&fe->cf, ch, endpoint, sizeof endpoint);
-    if (zmq_bind(s, endpoint) < 0) {
-        snprintf(err, errlen, "cannot bind %s to %s: %s", channel_names[ch], endpoint,
-                 zmq_strerror(errno));
+    fe->sockets[ch] = zsock_bind(fe->gw->zhub, socket_types[ch], endpoint, &o, why, sizeof why);
+    if (!fe->sockets[ch]) {
+        snprintf(err, errlen, "cannot bind %s to %s: %s", channel_names[ch], endpoint, why);
         return -1;
     }
-    if (fe->cf.ports[ch] == 0) { /* tcp: learn the port the system chose */
-        size_t len = sizeof endpoint;
-        zmq_getsockopt(s, ZMQ_LAST_ENDPOINT, endpoint, &len);
-        const char *colon = strrchr(endpoint, ':');
-        fe->cf.ports[ch] = colon ? atoi(colon + 1) : 0;
-    }
+    if (fe->cf.ports[ch] == 0) /* tcp: learn the port the system chose */
+        fe->cf.ports[ch] = zsock_port(fe->sockets[ch]);
     return 0;
 }
 
@@ -159,38 +146,11 @@ void frontends_cull_idle(struct gateway *gw)
 void frontend_close(struct frontend *fe)
 {
     for (int ch = 0; ch < CH_COUNT; ch++)
-        if (fe->sockets[ch])
-            zmq_close(fe->sockets[ch]);
+        zsock_close(fe->sockets[ch]);
     signer_free(fe->signer);
     replay_guard_free(fe->guard);
     connfile_free(&fe->cf);
     free(fe);
-}
-
-/* Heartbeat: echo every frame back as it came. */
-static void echo_heartbeat(struct frontend *fe)
-{
-    void *s = fe->sockets[CH_HB];
-    for (int budget = 64; budget > 0; budget--) {
-        zmq_msg_t frame;
-        zmq_msg_init(&frame);
-        if (zmq_msg_recv(&frame, s, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&frame);
-            return;
-        }
-        int more = zmq_msg_more(&frame);
-        if (zmq_msg_send(&frame, s, more ? ZMQ_SNDMORE : 0) < 0)
-            zmq_msg_close(&frame);
-    }
-}
-
-/* XPUB delivers subscriptions as messages; they only need to be read. */
-static void drain_subscriptions(struct frontend *fe)
-{
-    char buf[256];
-    for (int budget = 64; budget > 0; budget--)
-        if (zmq_recv(fe->sockets[CH_IOPUB], buf, sizeof buf, ZMQ_DONTWAIT) < 0)
-            return;
 }
 
 static bool bool_field(json_t *obj, const char *key) { return json_is_true(json_object_get(obj, key)); }
@@ -274,12 +234,12 @@ static bool for_worker(const char *t)
 static void forward_to_worker(struct frontend *fe, enum connfile_channel ch, const struct jmsg *m)
 {
     struct gateway *gw = fe->gw;
-    publish_status(fe, jmsg_header_raw(m), "busy");
     struct request *req = request_new(gw, fe, ch, m);
     if (!req) {
         log_error("out of memory: %s from session %s dropped", m->msg_type, m->session);
         return;
     }
+    request_defer_busy(gw, req);
     struct session *s = session_get(gw, fe, m->session);
     if (!s) {
         fail_request(gw, req, "SessionLimit",
@@ -364,41 +324,29 @@ static void refuse_too_large(struct frontend *fe, enum connfile_channel ch, cons
     char why[256];
     snprintf(why, sizeof why, "The message (%zu bytes) is larger than this kernel accepts (--max-message-size %zu).",
              m->size, fe->gw->opts.max_message_size);
-    publish_status(fe, jmsg_header_raw(m), "busy");
     struct request *req = request_new(fe->gw, fe, ch, m);
     if (req)
         fail_request(fe->gw, req, "MessageTooLarge", why);
 }
 
-void frontend_on_readable(struct frontend *fe, enum connfile_channel ch)
+/* A whole message from a peer of shell, control or stdin. */
+static void on_message(void *owner, int ch, const struct span *frames, size_t nframes, size_t size,
+                       bool too_many_frames)
 {
-    if (ch == CH_HB) {
-        echo_heartbeat(fe);
+    struct frontend *fe = owner;
+    if (fe->gw->stopping || fe->dropped)
         return;
+    struct jmsg m;
+    jmsg_load(&m, frames, nframes, size, fe->gw->opts.max_message_size, too_many_frames);
+    enum jmsg_error e = jmsg_parse(&m, fe->signer, fe->guard);
+    if (e == JMSG_OK) {
+        clock_gettime(CLOCK_MONOTONIC, &fe->last_active);
+        dispatch(fe, ch, &m);
+    } else if (e == JMSG_TOO_LARGE && m.header) {
+        refuse_too_large(fe, ch, &m);
     }
-    if (ch == CH_IOPUB) {
-        drain_subscriptions(fe);
-        return;
-    }
-    /* A bounded batch per wake-up keeps the other sockets served. */
-    for (int budget = 64; budget > 0 && !fe->gw->stopping && !fe->dropped; budget--) {
-        struct jmsg m;
-        int got = jmsg_recv(fe->sockets[ch], &m, fe->gw->opts.max_message_size);
-        if (got <= 0) {
-            if (got < 0 && errno != EAGAIN)
-                log_error("%s: receive failed: %s", channel_names[ch], zmq_strerror(errno));
-            return;
-        }
-        enum jmsg_error e = jmsg_parse(&m, fe->signer, fe->guard);
-        if (e == JMSG_OK) {
-            clock_gettime(CLOCK_MONOTONIC, &fe->last_active);
-            dispatch(fe, ch, &m);
-        } else if (e == JMSG_TOO_LARGE && m.header) {
-            refuse_too_large(fe, ch, &m);
-        }
-        if (e != JMSG_OK)
-            log_warn("%s: dropped a message (%zu frames, %zu bytes): %s", channel_names[ch], m.nframes, m.size,
-                     jmsg_error_str(e));
-        jmsg_close(&m);
-    }
+    if (e != JMSG_OK)
+        log_warn("%s: dropped a message (%zu frames, %zu bytes): %s", channel_names[ch], m.nframes, m.size,
+                 jmsg_error_str(e));
+    jmsg_close(&m);
 }

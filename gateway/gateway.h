@@ -1,7 +1,8 @@
 /* gateway.h: the router's state and the subsystems that share it.
  *
  * The router is one thread running one poll loop (router.c). It owns:
- *   frontends (frontend.c)  the five ZMQ sockets of one connection file,
+ *   frontends (frontend.c)  the five ZMQ sockets of one connection file
+ *                           (zsock.c, all in one epoll set: the hub),
  *                           with its key and replay guard;
  *   sessions  (sessions.c)  one per (frontend, session id), bound to a worker;
  *   requests  (requests.c)  requests in flight, keyed by an id the workers
@@ -23,7 +24,6 @@
 #include <unistd.h>
 #include <time.h>
 #include <uthash.h>
-#include <zmq.h>
 
 #include "common/auth.h"
 #include "common/buf.h"
@@ -31,6 +31,7 @@
 #include "common/connfile.h"
 #include "common/jmsg.h"
 #include "common/log.h"
+#include "common/zsock.h"
 #include "gateway/options.h"
 
 struct gateway;
@@ -48,7 +49,7 @@ struct frontend {
     struct gateway *gw;
     unsigned id;
     struct connfile cf;
-    void *sockets[CH_COUNT];
+    struct zsock *sockets[CH_COUNT];
     struct signer *signer;
     struct replay_guard *guard;
     struct owner owner;
@@ -84,6 +85,7 @@ struct request {
     struct request *session_next, *session_prev; /* session->inflight list */
     char input_id[JMSG_ID_LEN + 1]; /* msg_id of a pending input_request */
     bool finished;                  /* answered; kept a while for late output */
+    bool busy_said;                 /* its status busy is published */
     UT_hash_handle hh;              /* gateway.requests, by id */
     UT_hash_handle hh_input;        /* gateway.inputs, by input_id */
 };
@@ -109,6 +111,11 @@ struct zygote {
     int fd; /* SOCK_SEQPACKET control socket */
 };
 
+struct busy_due {
+    uint64_t request_id;
+    long due_ms; /* CLOCK_MONOTONIC */
+};
+
 struct gateway {
     struct gateway_options opts;
     struct owner self;        /* the user the router runs as */
@@ -116,7 +123,7 @@ struct gateway {
     int listen_fd;            /* serve: the control socket, or -1 */
     bool socket_activated;    /* listen_fd came from systemd */
     struct control_conn *conns;
-    void *zctx;
+    struct zhub *zhub;        /* every frontend socket and connection */
     struct frontend *frontends;
     struct worker *workers;
     struct session *sessions;
@@ -125,6 +132,8 @@ struct gateway {
     uint64_t finished[256]; /* ids of the last finished requests, oldest first */
     size_t finished_next;
     uint64_t next_request_id;
+    struct busy_due *busy_due; /* requests whose busy waits, oldest first */
+    size_t busy_head, busy_len, busy_cap;
     unsigned next_worker_id, next_frontend_id;
     struct zygote zygote;
     int signal_fd;
@@ -138,12 +147,12 @@ struct gateway {
 /* router.c */
 void gateway_request_stop(struct gateway *gw);
 void gateway_poll_changed(struct gateway *gw);
+long monotonic_ms(void);
 
 /* frontend.c */
 struct frontend *frontend_open(struct gateway *gw, struct connfile *cf, const struct owner *owner,
                                char *err, size_t errlen);
 void frontend_close(struct frontend *fe);
-void frontend_on_readable(struct frontend *fe, enum connfile_channel ch);
 void frontend_interrupt(struct frontend *fe, const char *sid);
 void frontend_drop(struct frontend *fe, const char *why);
 void frontends_reap_dropped(struct gateway *gw);
@@ -188,6 +197,9 @@ struct request *request_find_input(struct gateway *gw, const char *input_id);
 struct request *request_oldest_input(struct gateway *gw, struct frontend *fe, const char *sid);
 void request_set_input(struct gateway *gw, struct request *req, const char *input_id);
 void request_attach(struct request *req, struct session *s, struct worker *w);
+void request_defer_busy(struct gateway *gw, struct request *req);
+void request_say_busy(struct request *req);
+long requests_due_busy(struct gateway *gw, long now_ms);
 void request_finish(struct gateway *gw, struct request *req);
 void request_free(struct gateway *gw, struct request *req);
 void requests_free(struct gateway *gw);

@@ -18,7 +18,7 @@ int reply_send(struct frontend *fe, enum connfile_channel ch, const struct span 
                            .parent = parent, .content = content};
     int rc = jmsg_send(fe->sockets[ch], fe->signer, &fe->gw->origin, &out, NULL);
     if (rc < 0)
-        log_warn("could not send %s: %s", msg_type, zmq_strerror(errno));
+        log_warn("could not send %s: %s", msg_type, strerror(errno));
     return rc;
 }
 
@@ -31,7 +31,7 @@ void publish(struct frontend *fe, const char *msg_type, struct span parent, stru
     struct jmsg_out out = {.idents = topics, .nidents = 1, .msg_type = msg_type, .parent = parent,
                            .metadata = metadata, .content = content, .buffers = buffers, .nbuffers = nbuffers};
     if (jmsg_send(fe->sockets[CH_IOPUB], fe->signer, &fe->gw->origin, &out, NULL) < 0)
-        log_warn("iopub: %s dropped: %s", msg_type, zmq_strerror(errno));
+        log_warn("iopub: %s dropped: %s", msg_type, strerror(errno));
 }
 
 void publish_status(struct frontend *fe, struct span parent, const char *state)
@@ -53,10 +53,13 @@ void finish_request(struct gateway *gw, struct request *req)
 {
     struct session *s = req->session;
     struct frontend *fe = req->fe;
+    request_say_busy(req);
     publish_status(fe, req->parent, "idle");
     request_finish(gw, req);
-    if (s && s->inflight)
+    if (s && s->inflight) {
         publish_status(fe, s->inflight->parent, "busy");
+        s->inflight->busy_said = true;
+    }
 }
 
 /* "execute_request" -> "execute_reply"; NULL for messages without a reply. */
@@ -73,6 +76,7 @@ static int reply_type(const char *request_type, char *out, size_t outlen)
 void fail_request(struct gateway *gw, struct request *req, const char *ename, const char *evalue)
 {
     char type[80];
+    request_say_busy(req);
     json_t *tb = json_pack("[s]", evalue);
     json_t *error = json_pack("{s:s, s:s, s:o}", "ename", ename, "evalue", evalue, "traceback", tb);
     if (error && strcmp(req->msg_type, "execute_request") == 0) {

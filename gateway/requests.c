@@ -11,6 +11,8 @@
 
 #include "gateway/gateway.h"
 
+#define BUSY_DELAY_MS 1
+
 struct request *request_new(struct gateway *gw, struct frontend *fe, enum connfile_channel ch,
                             const struct jmsg *m)
 {
@@ -88,6 +90,57 @@ void request_attach(struct request *req, struct session *s, struct worker *w)
     DL_APPEND2(s->inflight, req, session_prev, session_next);
 }
 
+/* A request's status busy waits for the worker's first answer, and goes
+ * out just before it, or after BUSY_DELAY_MS if the cell has said nothing
+ * by then. A short cell's busy, outputs, reply and idle then reach the
+ * frontend together: one wake-up of the client instead of two. */
+void request_defer_busy(struct gateway *gw, struct request *req)
+{
+    if (gw->busy_head + gw->busy_len == gw->busy_cap) {
+        if (gw->busy_head > 0) { /* slide the queue to the front */
+            memmove(gw->busy_due, gw->busy_due + gw->busy_head, gw->busy_len * sizeof *gw->busy_due);
+            gw->busy_head = 0;
+        } else {
+            size_t cap = gw->busy_cap ? gw->busy_cap * 2 : 64;
+            struct busy_due *due = realloc(gw->busy_due, cap * sizeof *due);
+            if (!due) {
+                request_say_busy(req);
+                return;
+            }
+            gw->busy_due = due;
+            gw->busy_cap = cap;
+        }
+    }
+    gw->busy_due[gw->busy_head + gw->busy_len++] =
+        (struct busy_due){req->id, monotonic_ms() + BUSY_DELAY_MS};
+}
+
+void request_say_busy(struct request *req)
+{
+    if (req->busy_said)
+        return;
+    publish_status(req->fe, req->parent, "busy");
+    req->busy_said = true;
+}
+
+/* Say busy for the requests whose delay is over. Returns the ms until the
+ * next is due, or -1 if none waits. */
+long requests_due_busy(struct gateway *gw, long now_ms)
+{
+    while (gw->busy_len) {
+        struct busy_due *d = &gw->busy_due[gw->busy_head];
+        struct request *req = request_find(gw, d->request_id);
+        if (req && !req->busy_said && d->due_ms > now_ms)
+            return d->due_ms - now_ms;
+        if (req)
+            request_say_busy(req);
+        gw->busy_head++;
+        gw->busy_len--;
+    }
+    gw->busy_head = 0;
+    return -1;
+}
+
 /* Leave the session's and the worker's in-flight counts. */
 static void request_settle(struct gateway *gw, struct request *req)
 {
@@ -136,6 +189,9 @@ void requests_drop_frontend(struct gateway *gw, struct frontend *fe)
 
 void requests_free(struct gateway *gw)
 {
+    free(gw->busy_due);
+    gw->busy_due = NULL;
+    gw->busy_head = gw->busy_len = gw->busy_cap = 0;
     struct request *req, *tmp;
     HASH_ITER(hh, gw->requests, req, tmp) request_free(gw, req);
 }

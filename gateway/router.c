@@ -1,11 +1,14 @@
 /* router: the one thread and one poll loop of akernel-gateway.
  *
- * It polls every frontend socket, every worker channel, the zygote's
- * control socket and a signalfd, and dispatches to the subsystem that owns
- * each. Nothing here blocks: the only waits are in zmq_poll. Objects that
+ * It polls the hub (one epoll set holding every frontend socket and
+ * connection, zsock.c), every worker channel, the zygote's control socket
+ * and a signalfd, and dispatches to the subsystem that owns each; what the
+ * iteration queued for frontends is written at its end. Nothing here
+ * blocks: the only wait is in poll. Objects that
  * die during an iteration are freed at its end, so a dispatch never sees a
  * freed pointer. */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,16 +22,15 @@
 
 #define STOP_GRACE_MS 2000
 
-enum poll_kind { POLL_FRONTEND, POLL_WORKER, POLL_ZYGOTE, POLL_SIGNAL, POLL_LISTEN, POLL_CONTROL };
+enum poll_kind { POLL_HUB, POLL_WORKER, POLL_ZYGOTE, POLL_SIGNAL, POLL_LISTEN, POLL_CONTROL };
 
 struct poll_ref {
     enum poll_kind kind;
     void *obj;
-    int channel;
 };
 
 struct poll_set {
-    zmq_pollitem_t *items;
+    struct pollfd *items;
     struct poll_ref *refs;
     size_t n, cap;
 };
@@ -46,11 +48,11 @@ void gateway_request_stop(struct gateway *gw)
     workers_stop_all(gw);
 }
 
-static int poll_add(struct poll_set *ps, void *socket, int fd, short events, struct poll_ref ref)
+static int poll_add(struct poll_set *ps, int fd, short events, struct poll_ref ref)
 {
     if (ps->n == ps->cap) {
         size_t cap = ps->cap ? ps->cap * 2 : 32;
-        zmq_pollitem_t *items = realloc(ps->items, cap * sizeof *items);
+        struct pollfd *items = realloc(ps->items, cap * sizeof *items);
         if (!items)
             return -1;
         ps->items = items;
@@ -60,7 +62,7 @@ static int poll_add(struct poll_set *ps, void *socket, int fd, short events, str
         ps->refs = refs;
         ps->cap = cap;
     }
-    ps->items[ps->n] = (zmq_pollitem_t){.socket = socket, .fd = fd, .events = events};
+    ps->items[ps->n] = (struct pollfd){.fd = fd, .events = events};
     ps->refs[ps->n++] = ref;
     return 0;
 }
@@ -68,25 +70,23 @@ static int poll_add(struct poll_set *ps, void *socket, int fd, short events, str
 static int poll_rebuild(struct gateway *gw, struct poll_set *ps)
 {
     ps->n = 0;
-    int rc = poll_add(ps, NULL, gw->signal_fd, ZMQ_POLLIN, (struct poll_ref){POLL_SIGNAL, NULL, 0});
+    int rc = poll_add(ps, gw->signal_fd, POLLIN, (struct poll_ref){POLL_SIGNAL, NULL});
+    rc |= poll_add(ps, zhub_fd(gw->zhub), POLLIN, (struct poll_ref){POLL_HUB, NULL});
     if (gw->zygote.fd >= 0)
-        rc |= poll_add(ps, NULL, gw->zygote.fd, ZMQ_POLLIN, (struct poll_ref){POLL_ZYGOTE, NULL, 0});
-    for (struct frontend *fe = gw->frontends; fe; fe = fe->next)
-        for (int ch = 0; ch < CH_COUNT; ch++)
-            rc |= poll_add(ps, fe->sockets[ch], -1, ZMQ_POLLIN, (struct poll_ref){POLL_FRONTEND, fe, ch});
+        rc |= poll_add(ps, gw->zygote.fd, POLLIN, (struct poll_ref){POLL_ZYGOTE, NULL});
     for (struct worker *w = gw->workers; w; w = w->next) {
         if (w->fd < 0)
             continue;
-        short events = ZMQ_POLLIN | (buf_pending(&w->out) ? ZMQ_POLLOUT : 0);
-        rc |= poll_add(ps, NULL, w->fd, events, (struct poll_ref){POLL_WORKER, w, 0});
+        short events = POLLIN | (buf_pending(&w->out) ? POLLOUT : 0);
+        rc |= poll_add(ps, w->fd, events, (struct poll_ref){POLL_WORKER, w});
     }
     if (gw->listen_fd >= 0)
-        rc |= poll_add(ps, NULL, gw->listen_fd, ZMQ_POLLIN, (struct poll_ref){POLL_LISTEN, NULL, 0});
+        rc |= poll_add(ps, gw->listen_fd, POLLIN, (struct poll_ref){POLL_LISTEN, NULL});
     for (struct control_conn *c = gw->conns; c; c = *control_next(c)) {
         if (control_fd(c) < 0)
             continue;
-        short events = ZMQ_POLLIN | (control_wants_write(c) ? ZMQ_POLLOUT : 0);
-        rc |= poll_add(ps, NULL, control_fd(c), events, (struct poll_ref){POLL_CONTROL, c, 0});
+        short events = POLLIN | (control_wants_write(c) ? POLLOUT : 0);
+        rc |= poll_add(ps, control_fd(c), events, (struct poll_ref){POLL_CONTROL, c});
     }
     gw->poll_dirty = false;
     return rc;
@@ -123,29 +123,26 @@ static void on_signal(struct gateway *gw)
     }
 }
 
-static void dispatch(struct gateway *gw, const zmq_pollitem_t *item, const struct poll_ref *ref)
+static void dispatch(struct gateway *gw, const struct pollfd *item, const struct poll_ref *ref)
 {
     switch (ref->kind) {
     case POLL_SIGNAL: on_signal(gw); break;
     case POLL_ZYGOTE: zygote_on_readable(gw); break;
-    case POLL_FRONTEND:
-        if (!((struct frontend *)ref->obj)->dropped)
-            frontend_on_readable(ref->obj, ref->channel);
-        break;
+    case POLL_HUB: zhub_run(gw->zhub); break;
     case POLL_LISTEN: control_on_accept(gw); break;
     case POLL_CONTROL: {
         struct control_conn *c = ref->obj;
-        if ((item->revents & ZMQ_POLLOUT) && control_fd(c) >= 0)
+        if ((item->revents & POLLOUT) && control_fd(c) >= 0)
             control_on_writable(c);
-        if ((item->revents & (ZMQ_POLLIN | ZMQ_POLLERR)) && control_fd(c) >= 0)
+        if ((item->revents & (POLLIN | POLLERR | POLLHUP)) && control_fd(c) >= 0)
             control_on_readable(c);
         break;
     }
     case POLL_WORKER: {
         struct worker *w = ref->obj;
-        if ((item->revents & ZMQ_POLLOUT) && w->fd >= 0)
+        if ((item->revents & POLLOUT) && w->fd >= 0)
             worker_on_writable(w);
-        if ((item->revents & (ZMQ_POLLIN | ZMQ_POLLERR)) && w->fd >= 0)
+        if ((item->revents & (POLLIN | POLLERR | POLLHUP)) && w->fd >= 0)
             worker_on_readable(w);
         break;
     }
@@ -160,20 +157,21 @@ static bool past(const struct timespec *deadline)
            (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
 }
 
-static long now_ms(void)
+long monotonic_ms(void)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     return now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
-/* Periodic work: the systemd watchdog and idle culling. Returns how long
- * the loop may sleep before it is due again (-1: forever). */
+/* Timed work: deferred busy statuses, the systemd watchdog and idle
+ * culling. Returns how long the loop may sleep before it is due again
+ * (-1: forever). */
 static long run_timers(struct gateway *gw, int watchdog, long *next_watchdog, long *next_cull)
 {
-    if (watchdog <= 0 && gw->opts.cull_idle <= 0 && !gw->stopping)
+    if (watchdog <= 0 && gw->opts.cull_idle <= 0 && !gw->stopping && !gw->busy_len)
         return -1; /* the usual case: no clock to read */
-    long now = now_ms(), wait = -1;
+    long now = monotonic_ms(), wait = requests_due_busy(gw, now);
     if (watchdog > 0) {
         if (now >= *next_watchdog) {
             systemd_watchdog_ping();
@@ -206,11 +204,11 @@ static void run_loop(struct gateway *gw)
             log_error("out of memory building the poll set");
             break;
         }
-        int n = zmq_poll(ps.items, (int)ps.n, run_timers(gw, watchdog, &next_watchdog, &next_cull));
+        int n = poll(ps.items, ps.n, (int)run_timers(gw, watchdog, &next_watchdog, &next_cull));
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            log_error("zmq_poll: %s", zmq_strerror(errno));
+            log_error("poll: %s", strerror(errno));
             break;
         }
         for (size_t i = 0; i < ps.n && n > 0; i++) {
@@ -219,6 +217,7 @@ static void run_loop(struct gateway *gw)
                 n--;
             }
         }
+        zhub_flush(gw->zhub);
         if (gw->poll_dirty) { /* something was closed: free what died */
             workers_reap_dead(gw);
             frontends_reap_dropped(gw);
@@ -263,9 +262,9 @@ int gateway_init(struct gateway *gw, const struct gateway_options *opts, char *e
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    gw->zctx = zmq_ctx_new();
-    if (!gw->zctx) {
-        snprintf(err, errlen, "zmq_ctx_new: %s", zmq_strerror(errno));
+    gw->zhub = zhub_new();
+    if (!gw->zhub) {
+        snprintf(err, errlen, "cannot create the socket hub: %s", strerror(errno));
         return -1;
     }
     return 0;
@@ -301,8 +300,10 @@ void gateway_cleanup(struct gateway *gw)
         gw->frontends = fe->next;
         frontend_close(fe);
     }
-    if (gw->zctx)
-        zmq_ctx_term(gw->zctx);
+    if (gw->zhub) {
+        zhub_flush(gw->zhub); /* the last replies (shutdown_reply) */
+        zhub_free(gw->zhub);
+    }
     if (gw->signal_fd >= 0)
         close(gw->signal_fd);
     jmsg_origin_free(&gw->origin);

@@ -7,7 +7,7 @@
 struct gateway;
 struct gateway_options;
 
-/* Starts the zygote, then prepares ZMQ. Returns -1 with a reason in err. */
+/* Starts the zygote, then the socket hub. Returns -1 with a reason in err. */
 int gateway_init(struct gateway *gw, const struct gateway_options *opts, char *err, size_t errlen);
 /* Fork the workers the options ask for. */
 int gateway_start_workers(struct gateway *gw);

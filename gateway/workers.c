@@ -191,7 +191,7 @@ static void on_input_request(struct worker *w, struct request *req, struct span 
                            .parent = req->parent, .content = content};
     struct frontend *fe = req->fe;
     if (jmsg_send(fe->sockets[CH_STDIN], fe->signer, &w->gw->origin, &out, msg_id) < 0) {
-        log_warn("worker %u: input_request could not be sent: %s", w->id, zmq_strerror(errno));
+        log_warn("worker %u: input_request could not be sent: %s", w->id, strerror(errno));
         return;
     }
     request_set_input(w->gw, req, msg_id);
@@ -217,6 +217,7 @@ static void handle_event(struct worker *w, const struct chan_msg *m)
         log_debug("worker %u: %.*s for a finished request: dropped", w->id, (int)kind->len, kind->data);
         return;
     }
+    request_say_busy(req); /* before anything else the request causes */
     if (chan_part_is(kind, "iopub") && m->nparts >= 5 && jmsg_valid_type(m->parts[2])) {
         copy_type(&m->parts[2], type, sizeof type);
         publish(req->fe, type, req->parent, m->parts[3], m->parts[4], &m->parts[5], m->nparts - 5);

@@ -138,8 +138,8 @@ class Client:
 
 
 class Kernel(Client):
-    def __init__(self, name: str, extra_env=None, extra_args=()):
-        self.km = KernelManager(kernel_name=name)
+    def __init__(self, name: str, extra_env=None, extra_args=(), transport="tcp"):
+        self.km = KernelManager(kernel_name=name, transport=transport)
         if extra_args:
             self.km.kernel_spec.argv.extend(extra_args)
         env = dict(os.environ, **(extra_env or {}))
