@@ -14,6 +14,9 @@ static const char mechanism_null[20] = "NULL";
 int zmtp_write_handshake(struct buf *out, const char *socket_type)
 {
     unsigned char greeting[ZMTP_GREETING_LEN] = {0};
+    size_t type_len = strlen(socket_type);
+    if (type_len > 32)
+        return -1;
     greeting[0] = 0xFF;
     greeting[8] = 1; /* padding: a ZMTP 1.0 peer reads an empty identity */
     greeting[9] = 0x7F;
@@ -24,9 +27,7 @@ int zmtp_write_handshake(struct buf *out, const char *socket_type)
         return -1;
     /* READY with one property: Socket-Type */
     char props[64];
-    size_t n = 0, type_len = strlen(socket_type);
-    if (type_len > 32)
-        return -1;
+    size_t n = 0;
     props[n++] = 11;
     memcpy(props + n, "Socket-Type", 11), n += 11;
     for (int shift = 24; shift >= 0; shift -= 8)

@@ -1,5 +1,5 @@
 /* fuzz_jmsg: the Jupyter wire-message parser and its signature check
- * (common/jmsg.c jmsg_recv + jmsg_parse, common/auth.c signer and replay
+ * (common/jmsg.c jmsg_load + jmsg_parse, common/auth.c signer and replay
  * guard), the msg_type check (jmsg_valid_type) and the router<->worker
  * channel decoder (common/chan.c chan_decode) -- everything the router does
  * with the bytes a frontend or a worker sends before it trusts them.
@@ -7,8 +7,13 @@
  * Input: the frames of one multipart message separated by the byte 0x1E
  * (ASCII record separator, which never occurs unescaped in JSON), e.g.
  *     ident 1E <IDS|MSG> 1E signature 1E header 1E parent 1E metadata 1E content [1E buffer]...
- * The frames are sent over an inproc ZMQ PAIR socket and read back with the
- * real jmsg_recv, so struct jmsg is filled exactly as the router fills it.
+ * The frames are handed to jmsg_load as the router's transport (the ZMTP
+ * decoder, common/zmtp.c, with max_frames JMSG_MAX_FRAMES) hands them over:
+ * at most JMSG_MAX_FRAMES frames (too_many_frames when there were more),
+ * frames that take the running total past the size limit left empty, the
+ * size counting every byte sent; each kept frame is copied into a heap
+ * block of its own size, so that ASan sees any read past a frame.
+ * (fuzz_zmtp checks that the decoder delivers exactly this.)
  * Each input is then parsed
  *   A. with the fixed key below and a replay guard, as received; if the
  *      signature was accepted, the same message again must be refused as a
@@ -22,13 +27,11 @@
  * bytes as a stream of chan messages (each decoded message is re-encoded
  * and must give back the same bytes), and the replay guard against a
  * simple model, with 16-byte runs of the input as digests. */
-#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zmq.h>
 
 #include "common/auth.h"
 #include "common/buf.h"
@@ -40,21 +43,12 @@
 #define FUZZ_KEY "9b7c2e4a-1f0d-4c3b-8a6e-5d2f1e0c9b8a"
 #define SEP 0x1e
 
-static void *zctx, *tx, *rx;
 static struct signer *keyed, *unkeyed;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    zctx = zmq_ctx_new();
-    tx = zmq_socket(zctx, ZMQ_PAIR);
-    rx = zmq_socket(zctx, ZMQ_PAIR);
-    int unlimited = 0;
-    zmq_setsockopt(tx, ZMQ_SNDHWM, &unlimited, sizeof unlimited);
-    zmq_setsockopt(rx, ZMQ_RCVHWM, &unlimited, sizeof unlimited);
-    CHECK(zmq_bind(rx, "inproc://fuzz-jmsg") == 0);
-    CHECK(zmq_connect(tx, "inproc://fuzz-jmsg") == 0);
     keyed = signer_new(FUZZ_KEY, strlen(FUZZ_KEY));
     unkeyed = signer_new("", 0);
     CHECK(keyed && unkeyed && signer_enabled(keyed) && !signer_enabled(unkeyed));
@@ -81,42 +75,48 @@ static struct frames split(const uint8_t *data, size_t size)
     return fr;
 }
 
-/* Empty the receiving socket (what is left of a message cut short). */
-static void drain_rx(void)
+/* The frames as the transport delivered them; jmsg borrows them. */
+struct delivery {
+    struct span *f;
+    size_t n;
+};
+
+/* Deliver the frames as one multipart message, frame `swap` replaced by
+ * `with` (swap == SIZE_MAX: none), the way the ZMTP decoder does with
+ * size_limit `limit` and max_frames JMSG_MAX_FRAMES, and jmsg_load them. */
+static void deliver(const struct frames *fr, size_t swap, struct span with, size_t limit, struct delivery *dv,
+                    struct jmsg *m)
 {
-    for (int i = 0; i < 100000; i++) {
-        zmq_msg_t f;
-        zmq_msg_init(&f);
-        int rc = zmq_msg_recv(&f, rx, ZMQ_DONTWAIT);
-        zmq_msg_close(&f);
-        if (rc < 0 && errno == EAGAIN)
-            return;
+    size_t n = fr->n < JMSG_MAX_FRAMES ? fr->n : JMSG_MAX_FRAMES, total = 0;
+    dv->f = calloc(n, sizeof *dv->f);
+    dv->n = n;
+    CHECK(dv->f);
+    for (size_t i = 0; i < fr->n; i++) {
+        struct span s = i == swap ? with : fr->f[i];
+        total += s.len; /* dropped frames count too */
+        if (i >= n)
+            continue; /* past max_frames: dropped */
+        if (!s.len || (limit && total > limit)) {
+            dv->f[i] = (struct span){"", 0}; /* over the limit: its place, not its bytes */
+            continue;
+        }
+        char *copy = malloc(s.len);
+        CHECK(copy);
+        memcpy(copy, s.data, s.len);
+        dv->f[i] = (struct span){copy, s.len};
     }
-    CHECK(!"the inproc socket never empties");
+    jmsg_load(m, dv->f, n, total, limit, fr->n > JMSG_MAX_FRAMES);
+    CHECK(m->frames == dv->f && m->size == total && m->size_limit == limit);
+    CHECK(m->nframes == n);
+    CHECK(m->too_many_frames == (fr->n > JMSG_MAX_FRAMES));
 }
 
-/* Send the frames as one multipart message, frame `swap` replaced by `with`
- * (swap == SIZE_MAX: none), and read it back with the router's jmsg_recv.
- * libFuzzer's timer (SIGALRM) can interrupt ZMQ (EINTR): a frame is then
- * sent again, and a message whose reading was cut short is sent again. */
-static void roundtrip(const struct frames *fr, size_t swap, struct span with, size_t limit, struct jmsg *m)
+static void delivery_free(struct delivery *dv)
 {
-    for (int tries = 0;; tries++) {
-        for (size_t i = 0; i < fr->n; i++) {
-            struct span s = i == swap ? with : fr->f[i];
-            int rc;
-            while ((rc = zmq_send(tx, s.data, s.len, i + 1 < fr->n ? ZMQ_SNDMORE : 0)) < 0 && errno == EINTR)
-                ;
-            CHECK(rc >= 0);
-        }
-        int rc = jmsg_recv(rx, m, limit);
-        if (rc == 1)
-            break;
-        CHECK(tries < 100 && (rc == 0 || errno == EINTR));
-        drain_rx();
-    }
-    CHECK(m->nframes == (fr->n < JMSG_MAX_FRAMES ? fr->n : JMSG_MAX_FRAMES));
-    CHECK(m->too_many_frames == (fr->n > JMSG_MAX_FRAMES));
+    for (size_t i = 0; i < dv->n; i++)
+        if (dv->f[i].len)
+            free((char *)dv->f[i].data);
+    free(dv->f);
 }
 
 static size_t delimiter_index(const struct frames *fr)
@@ -187,26 +187,29 @@ static void fuzz_messages(const uint8_t *data, size_t size)
     struct frames fr = split(data, size);
     size_t delim = delimiter_index(&fr);
     struct jmsg m;
+    struct delivery dv;
 
     /* A: as received, with the fixed key and a replay guard. */
     struct replay_guard *guard = replay_guard_new(4);
     CHECK(guard);
-    roundtrip(&fr, SIZE_MAX, (struct span){0}, 0, &m);
+    deliver(&fr, SIZE_MAX, (struct span){0}, 0, &dv, &m);
     enum jmsg_error a = jmsg_parse(&m, keyed, guard);
     check_parsed(&m, a, delim);
     char a_type[65] = "";
     if (a == JMSG_OK)
         snprintf(a_type, sizeof a_type, "%s", m.msg_type);
     jmsg_close(&m);
+    delivery_free(&dv);
     if (signature_passed(a)) {
-        roundtrip(&fr, SIZE_MAX, (struct span){0}, 0, &m);
+        deliver(&fr, SIZE_MAX, (struct span){0}, 0, &dv, &m);
         CHECK(jmsg_parse(&m, keyed, guard) == JMSG_REPLAYED);
         jmsg_close(&m);
+        delivery_free(&dv);
     }
     replay_guard_free(guard);
 
     /* C: unsigned. */
-    roundtrip(&fr, SIZE_MAX, (struct span){0}, 0, &m);
+    deliver(&fr, SIZE_MAX, (struct span){0}, 0, &dv, &m);
     enum jmsg_error c = jmsg_parse(&m, unkeyed, NULL);
     check_parsed(&m, c, delim);
     CHECK(c != JMSG_BAD_SIGNATURE && c != JMSG_REPLAYED && c != JMSG_TOO_LARGE);
@@ -216,6 +219,7 @@ static void fuzz_messages(const uint8_t *data, size_t size)
             CHECK(strcmp(a_type, m.msg_type) == 0);
     }
     jmsg_close(&m);
+    delivery_free(&dv);
 
     /* B: re-signed with the right HMAC: must agree with C. */
     if (delim != SIZE_MAX && fr.n <= JMSG_MAX_FRAMES && fr.n - delim - 1 >= 5) {
@@ -227,21 +231,23 @@ static void fuzz_messages(const uint8_t *data, size_t size)
             for (char *h = hex; *h; h++)
                 if (*h >= 'a' && *h <= 'f')
                     *h = (char)(*h - 'a' + 'A');
-        roundtrip(&fr, delim + 1, (struct span){hex, AUTH_HEX_LEN}, 0, &m);
+        deliver(&fr, delim + 1, (struct span){hex, AUTH_HEX_LEN}, 0, &dv, &m);
         enum jmsg_error b = jmsg_parse(&m, keyed, NULL);
         check_parsed(&m, b, delim);
         CHECK(b == c);
         jmsg_close(&m);
+        delivery_free(&dv);
     }
 
     /* D: unsigned, with a size limit (odd sizes: half the input). */
     if (size % 2 == 1) {
         size_t limit = size / 2 + 1, total = size - (fr.n - 1);
-        /* frames that take the total past the limit arrive empty */
+        /* frames that take the running total past the limit arrive empty,
+         * and the size counts every byte sent */
         size_t kept = 0, upto = delim == SIZE_MAX ? 0 : delim;
         for (size_t i = 0; i <= upto && i < fr.n; i++)
             kept += fr.f[i].len;
-        roundtrip(&fr, SIZE_MAX, (struct span){0}, limit, &m);
+        deliver(&fr, SIZE_MAX, (struct span){0}, limit, &dv, &m);
         CHECK(m.size == total);
         enum jmsg_error d = jmsg_parse(&m, unkeyed, NULL);
         check_parsed(&m, d, kept <= limit ? delim : SIZE_MAX);
@@ -252,6 +258,7 @@ static void fuzz_messages(const uint8_t *data, size_t size)
         if (d == JMSG_TOO_LARGE && all_json(&m))
             CHECK(c == JMSG_OK);
         jmsg_close(&m);
+        delivery_free(&dv);
     }
 
     for (size_t i = 0; i < fr.n; i++)

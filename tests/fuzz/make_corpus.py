@@ -56,9 +56,8 @@ def write(harness, name, data):
 
 def frames_of(session, msg_type, content, ident=(b"\x00k\x8b\x45\x67",), parent=None, buffers=None, metadata=None):
     msg = session.msg(msg_type, content=content, parent=parent or {}, metadata=metadata or {})
-    if buffers:
-        msg["buffers"] = buffers
-    return session.serialize(msg, ident=list(ident))
+    # serialize leaves the buffers out (Session.send appends them)
+    return session.serialize(msg, ident=list(ident)) + list(buffers or [])
 
 
 def join(frames):
@@ -121,6 +120,102 @@ def jmsg():
     # the replay guard (16-byte runs of the input as digests, byte 0: capacity)
     runs = [bytes([i % 5 * 16]) + bytes(15) for i in range(12)] + [bytes([0x11] * 16)] * 2
     write(h, "replay_runs", b"\x03" + b"".join(runs))
+
+
+# fuzz_zmtp: two bytes of settings (byte 0: low nibble the size limit,
+# high nibble max_frames; byte 1: how the stream is cut), then what a peer
+# sends on one connection. Indices into LIMITS and MAX_FRAMES in fuzz_zmtp.c:
+NO_LIMIT, LIMIT_100, LIMIT_1000 = 0, 8, 13
+FRAMES_3, FRAMES_16, FRAMES_1024 = 3, 10, 15
+
+
+def zsettings(limit=NO_LIMIT, frames=FRAMES_1024, cut=0x03):
+    return bytes([frames << 4 | limit, cut])
+
+
+def greeting(major=3, minor=1, mechanism=b"NULL"):
+    """What libzmq 4 sends: 0xFF, padding (ending in 1, so that a ZMTP 1.0
+    peer reads an empty identity), 0x7F, the version, the mechanism, as-server,
+    filler."""
+    return b"\xff" + bytes(7) + b"\x01\x7f" + bytes([major, minor]) + mechanism.ljust(20, b"\0") + bytes(32)
+
+
+def zframe(body, more=False, command=False, long=None):
+    flags = (1 if more else 0) | (4 if command else 0)
+    if long is None:
+        long = len(body) > 255
+    size = struct.pack(">Q", len(body)) if long else bytes([len(body)])
+    return bytes([flags | (2 if long else 0)]) + size + body
+
+
+def zcommand(name, data=b""):
+    return zframe(bytes([len(name)]) + name + data, command=True)
+
+
+def zready(socket_type, **props):
+    """libzmq sends Identity (maybe empty) from REQ, DEALER and ROUTER."""
+    data = b"".join(bytes([len(k)]) + k + struct.pack(">I", len(v)) + v
+                    for k, v in [(b"Socket-Type", socket_type)] + [(k.encode(), v) for k, v in props.items()])
+    return zcommand(b"READY", data)
+
+
+def zmessage(frames, long=None):
+    return b"".join(zframe(f, more=i + 1 < len(frames), long=long) for i, f in enumerate(frames))
+
+
+def zmtp():
+    h = "fuzz_zmtp"
+    s = fixed(Session(key=KEY, username="fuzz"))
+    dealer = greeting() + zready(b"DEALER", Identity=b"")
+    kernel_info = frames_of(s, "kernel_info_request", {}, ident=())
+    execute = frames_of(s, "execute_request", {
+        "code": "import asyncio\nawait asyncio.sleep(0.1)\nprint('hi')", "silent": False,
+        "store_history": True, "user_expressions": {}, "allow_stdin": True, "stop_on_error": True}, ident=())
+    comm = frames_of(s, "comm_msg", {"comm_id": "c0ffee", "data": {"method": "update", "buffer_paths": [["a"], ["b"]]}},
+                     ident=(), buffers=[b"\x00\x01\x02\x03binary", bytes(range(256)) * 4])
+    big = frames_of(s, "execute_request", {"code": "x = '" + "y" * 1200 + "'", "silent": False}, ident=())
+    # what jupyter_client's DEALER sockets send (shell, control, stdin)
+    write(h, "dealer_messages", zsettings() + dealer + zmessage(kernel_info) + zmessage(execute) + zmessage(comm))
+    write(h, "dealer_identity_ping", zsettings(cut=0x11) + greeting() + zready(b"DEALER", Identity=b"notebook-1") +
+          zcommand(b"PING", b"\x00\x0aping-context") + zmessage(kernel_info))
+    write(h, "dealer_pieces_1", zsettings(cut=0x00) + dealer + zmessage(execute))
+    # limits: frames past 1000 bytes arrive empty; frames past max_frames are dropped
+    write(h, "over_size_limit", zsettings(limit=LIMIT_1000, cut=0x22) + dealer + zmessage(big) + zmessage(kernel_info))
+    write(h, "over_small_limit", zsettings(limit=LIMIT_100, frames=FRAMES_16, cut=0x02) + dealer + zmessage(execute))
+    write(h, "too_many_frames", zsettings(frames=FRAMES_3) + dealer + zmessage([b"a", b"b", b"", b"d", b"e", b"f"]) +
+          zmessage([b"one"]))
+    # signed and within the limit but for its buffers: jmsg_parse says JMSG_TOO_LARGE
+    write(h, "buffers_past_limit", zsettings(limit=LIMIT_1000, frames=FRAMES_16, cut=0x07) + dealer + zmessage(comm))
+    # iopub's SUB clients: subscriptions as messages (ZMTP 3.0) or commands (3.1)
+    write(h, "sub_subscribe", zsettings(cut=0x05) + greeting(minor=0) + zready(b"SUB") + zmessage([b"\x01"]) +
+          zmessage([b"\x01kernel.abc.status"]) + zcommand(b"SUBSCRIBE", b"kernel.") + zcommand(b"CANCEL", b"kernel.") +
+          zmessage([b"\x00"]))
+    # the heartbeat's REQ: an empty delimiter frame, then the ping
+    write(h, "req_heartbeat", zsettings(cut=0x01) + greeting() + zready(b"REQ", Identity=b"") +
+          zmessage([b"", b"ping"]) * 3)
+    write(h, "long_frames_zmtp30", zsettings(cut=0x13) + greeting(minor=0) + zready(b"DEALER") +
+          zmessage(kernel_info, long=True) + zmessage([b""]))
+    write(h, "ready_lowercase_props", zsettings() + greeting() +
+          zcommand(b"READY", b"\x0bsocket-type\x00\x00\x00\x06DEALER\x08identity\x00\x00\x00\x02id\x01X\x00\x00\x00\x00") +
+          zmessage(kernel_info))
+    write(h, "greeting_only", zsettings() + greeting())
+    write(h, "truncated_message", zsettings() + dealer + zmessage(execute)[:-7])
+    write(h, "empty", zsettings())
+    # refused streams
+    write(h, "not_zmtp", zsettings() + b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    write(h, "zmtp10", zsettings() + b"\xff" + bytes(7) + b"\x0b\x00" + b"identity-1")
+    write(h, "zmtp20", zsettings() + greeting(major=2, minor=0))
+    write(h, "curve", zsettings() + greeting(mechanism=b"CURVE") + zcommand(b"HELLO", bytes(194)))
+    write(h, "message_before_ready", zsettings() + greeting() + zmessage(kernel_info))
+    write(h, "command_before_ready", zsettings() + greeting() + zcommand(b"PING", b"\x00\x00") + zready(b"DEALER"))
+    write(h, "second_ready", zsettings() + dealer + zready(b"DEALER"))
+    write(h, "ready_no_socket_type", zsettings() + greeting() + zready(b""))
+    write(h, "ready_bad_props", zsettings() + greeting() + zcommand(b"READY", b"\x0bSocket-Type\x00\x00\x01\x00DEALER"))
+    # refused as soon as its size is read (a large seed would raise libFuzzer's -max_len)
+    write(h, "command_too_large", zsettings() + dealer + b"\x06" + struct.pack(">Q", 65537) + b"\x04PING")
+    write(h, "command_in_message", zsettings() + dealer + zframe(b"a", more=True) + zcommand(b"PING", b"\x00\x00"))
+    write(h, "reserved_flags", zsettings() + dealer + b"\x08\x01a")
+    write(h, "command_no_name", zsettings() + dealer + zframe(b"", command=True))
 
 
 def connfile():
@@ -250,6 +345,7 @@ def control():
 
 if __name__ == "__main__":
     jmsg()
+    zmtp()
     connfile()
     config()
     control()

@@ -3,7 +3,7 @@
 #
 #   tests/fuzz/run.sh [SECONDS] [HARNESS...]
 #
-# For each harness (default: all four), first every regression input under
+# For each harness (default: all five), first every regression input under
 # tests/fuzz/regressions/<harness>/ is run once (no fuzzing), then the
 # harness fuzzes for SECONDS (default 30) on a copy of its seed corpus
 # (tests/fuzz/corpus/<harness>/), so the repository's corpus is never
@@ -28,7 +28,7 @@ seconds=${1:-30}
 [[ $seconds =~ ^[0-9]+$ ]] || { echo "usage: $0 [SECONDS] [HARNESS...]" >&2; exit 2; }
 shift || true
 harnesses=("$@")
-[ ${#harnesses[@]} -gt 0 ] || harnesses=(fuzz_jmsg fuzz_connfile fuzz_config fuzz_control)
+[ ${#harnesses[@]} -gt 0 ] || harnesses=(fuzz_jmsg fuzz_zmtp fuzz_connfile fuzz_config fuzz_control)
 build=$root/build-fuzz
 
 echo "== building $build (clang-14, libFuzzer + ASan + UBSan)"
