@@ -255,13 +255,18 @@ static int set_identity(struct zconn *c, const char *id, size_t len)
     return 0;
 }
 
-/* As libzmq: 0x00 and a counter, for peers that name no identity. */
+/* As libzmq: 0x00 and a counter, for peers that name no identity; one a
+ * peer already chose for itself is skipped. */
 static int generated_identity(struct zconn *c)
 {
     unsigned char id[5] = {0};
-    unsigned n = ++c->sock->next_peer_id;
-    for (int i = 0; i < 4; i++)
-        id[1 + i] = (unsigned char)(n >> (24 - 8 * i));
+    struct zconn *taken;
+    do {
+        unsigned n = ++c->sock->next_peer_id;
+        for (int i = 0; i < 4; i++)
+            id[1 + i] = (unsigned char)(n >> (24 - 8 * i));
+        HASH_FIND(hh, c->sock->by_id, id, sizeof id, taken);
+    } while (taken);
     return set_identity(c, (const char *)id, sizeof id);
 }
 

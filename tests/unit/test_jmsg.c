@@ -1,10 +1,12 @@
-/* test_jmsg: Jupyter wire messages over ZMQ (common/jmsg.c): recv, parse/validate, send. */
+/* test_jmsg: Jupyter wire messages (common/jmsg.c): load, parse/validate,
+ * build; and both ways over a zsock ROUTER with a libzmq DEALER. */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <zmq.h>
 
 #include "common/jmsg.h"
 #include "suites.h"
@@ -16,46 +18,21 @@
     "\"version\":\"5.3\"}"
 #define VALID_CONTENT "{\"code\":\"print(1)\",\"silent\":false}"
 
-/* A ROUTER bound on inproc and a DEALER (routing id "peer") connected to it:
- * what the DEALER sends, the ROUTER reads with "peer" as first identity. */
-static void *zctx, *router, *dealer;
+/* A received message as a ROUTER hands it over: the peer's identity
+ * ("peer") first, then the frames the peer sent; size counts those. */
+#define MAX_TEST_FRAMES (JMSG_MAX_FRAMES + 16)
+static struct span received[MAX_TEST_FRAMES];
 
-static void sockets_setup(void)
+static void load_received(struct jmsg *m, const struct span *frames, size_t n, size_t size_limit)
 {
-    int linger = 0;
-    zctx = zmq_ctx_new();
-    ck_assert_ptr_nonnull(zctx);
-    router = zmq_socket(zctx, ZMQ_ROUTER);
-    dealer = zmq_socket(zctx, ZMQ_DEALER);
-    ck_assert_ptr_nonnull(router);
-    ck_assert_ptr_nonnull(dealer);
-    zmq_setsockopt(router, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(dealer, ZMQ_LINGER, &linger, sizeof linger);
-    ck_assert_int_eq(zmq_setsockopt(dealer, ZMQ_ROUTING_ID, "peer", 4), 0);
-    ck_assert_int_eq(zmq_bind(router, "inproc://jmsg-test"), 0);
-    ck_assert_int_eq(zmq_connect(dealer, "inproc://jmsg-test"), 0);
-}
-
-static void sockets_teardown(void)
-{
-    zmq_close(dealer);
-    zmq_close(router);
-    zmq_ctx_term(zctx);
-}
-
-static void send_frames(const struct span *frames, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        ck_assert_int_eq(zmq_send(dealer, frames[i].data, frames[i].len, i + 1 < n ? ZMQ_SNDMORE : 0),
-                         (int)frames[i].len);
-}
-
-/* Wait (up to 2 s) for a message on `sock` and read it. */
-static void recv_msg(void *sock, struct jmsg *m)
-{
-    zmq_pollitem_t item = {sock, 0, ZMQ_POLLIN, 0};
-    ck_assert_int_eq(zmq_poll(&item, 1, 2000), 1);
-    ck_assert_int_eq(jmsg_recv(sock, m, 0), 1);
+    ck_assert_uint_le(n + 1, MAX_TEST_FRAMES);
+    received[0] = span_str("peer");
+    size_t size = 0;
+    for (size_t i = 0; i < n; i++) {
+        received[i + 1] = frames[i];
+        size += frames[i].len;
+    }
+    jmsg_load(m, received, n + 1, size, size_limit, false);
 }
 
 static void sign_hex(const char *key, const struct span json[4], char hex[AUTH_HEX_LEN + 1])
@@ -71,38 +48,49 @@ static void sign_hex(const char *key, const struct span json[4], char hex[AUTH_H
     signer_free(s);
 }
 
-/* Send "<IDS|MSG>", the signature of the four parts under `key`, the parts. */
-static void send_jupyter(const char *key, const char *h, const char *p, const char *md, const char *c)
+/* "<IDS|MSG>", the signature of the four parts under `key`, the parts. */
+static void jupyter_frames(struct span f[6], char hex[AUTH_HEX_LEN + 1], const char *key, const char *h,
+                           const char *p, const char *md, const char *c)
 {
-    struct span f[6] = {span_str(JMSG_DELIMITER), {0}, span_str(h), span_str(p), span_str(md), span_str(c)};
-    char hex[AUTH_HEX_LEN + 1];
+    f[0] = span_str(JMSG_DELIMITER);
+    f[2] = span_str(h);
+    f[3] = span_str(p);
+    f[4] = span_str(md);
+    f[5] = span_str(c);
     sign_hex(key, f + 2, hex);
     f[1] = span_str(hex);
-    send_frames(f, 6);
 }
 
-/* Send a message signed with KEY and return what jmsg_parse says of it. */
-static enum jmsg_error parse_json4(const char *h, const char *p, const char *md, const char *c)
+/* A message signed with `key` as received, checked with KEY and `guard`. */
+static enum jmsg_error parse_signed(const char *key, struct replay_guard *guard, const char *h, const char *p,
+                                    const char *md, const char *c)
 {
     struct signer *s = signer_new(KEY, strlen(KEY));
+    struct span f[6];
+    char hex[AUTH_HEX_LEN + 1];
     struct jmsg m;
-    send_jupyter(KEY, h, p, md, c);
-    recv_msg(router, &m);
-    enum jmsg_error e = jmsg_parse(&m, s, NULL);
+    jupyter_frames(f, hex, key, h, p, md, c);
+    load_received(&m, f, 6, 0);
+    enum jmsg_error e = jmsg_parse(&m, s, guard);
     jmsg_close(&m);
     signer_free(s);
     return e;
 }
 
+/* A message signed with KEY: what jmsg_parse says of it. */
+static enum jmsg_error parse_json4(const char *h, const char *p, const char *md, const char *c)
+{
+    return parse_signed(KEY, NULL, h, p, md, c);
+}
+
 static enum jmsg_error parse_header(const char *h) { return parse_json4(h, "{}", "{}", VALID_CONTENT); }
 
-/* Send raw frames and return what jmsg_parse (key KEY) says of them. */
+/* Raw frames as received: what jmsg_parse (key KEY) says of them. */
 static enum jmsg_error parse_frames(const struct span *frames, size_t n)
 {
     struct signer *s = signer_new(KEY, strlen(KEY));
     struct jmsg m;
-    send_frames(frames, n);
-    recv_msg(router, &m);
+    load_received(&m, frames, n, 0);
     enum jmsg_error e = jmsg_parse(&m, s, NULL);
     jmsg_close(&m);
     signer_free(s);
@@ -112,25 +100,47 @@ static enum jmsg_error parse_frames(const struct span *frames, size_t n)
 static void assert_span_eq(struct span s, const char *expect)
 {
     ck_assert_uint_eq(s.len, strlen(expect));
-    ck_assert_int_eq(memcmp(s.data, expect, s.len), 0);
+    if (s.len)
+        ck_assert_int_eq(memcmp(s.data, expect, s.len), 0);
 }
 
-/* ---- jmsg_recv and jmsg_parse ---- */
+/* ---- jmsg_load and jmsg_parse ---- */
 
-START_TEST(test_jmsg_recv_nothing_waiting)
+START_TEST(test_jmsg_load_takes_frames)
 {
+    struct span f[] = {span_str("a"), span_str("bc")};
     struct jmsg m;
-    ck_assert_int_eq(jmsg_recv(router, &m, 0), 0);
-    ck_assert_uint_eq(m.nframes, 0);
+    memset(&m, 0xa5, sizeof m); /* every field is set */
+    jmsg_load(&m, f, 2, 3, 100, false);
+    ck_assert_ptr_eq(m.frames, f); /* borrowed, not copied */
+    ck_assert_uint_eq(m.nframes, 2);
+    ck_assert_uint_eq(m.size, 3);
+    ck_assert_uint_eq(m.size_limit, 100);
+    ck_assert(!m.too_many_frames);
+    ck_assert_ptr_null(m.header);
+    ck_assert_ptr_null(m.content);
+    ck_assert_ptr_null(m.msg_type);
+    assert_span_eq(jmsg_frame(&m, 1), "bc");
+    jmsg_load(&m, f, 2, 3, 0, true);
+    ck_assert(m.too_many_frames);
+    ck_assert_int_eq(jmsg_parse(&m, NULL, NULL), JMSG_TOO_MANY_FRAMES);
+    jmsg_close(&m);
+    /* nothing at all */
+    jmsg_load(&m, NULL, 0, 0, 0, false);
+    ck_assert_int_eq(jmsg_parse(&m, NULL, NULL), JMSG_NO_DELIMITER);
+    jmsg_close(&m);
+    ck_assert_ptr_null(m.frames);
 }
 END_TEST
 
 START_TEST(test_jmsg_parse_valid_signed)
 {
     struct signer *s = signer_new(KEY, strlen(KEY));
+    struct span f[6];
+    char hex[AUTH_HEX_LEN + 1];
     struct jmsg m;
-    send_jupyter(KEY, VALID_HEADER, "{}", "{\"trusted\":true}", VALID_CONTENT);
-    recv_msg(router, &m);
+    jupyter_frames(f, hex, KEY, VALID_HEADER, "{}", "{\"trusted\":true}", VALID_CONTENT);
+    load_received(&m, f, 6, 0);
     ck_assert_uint_eq(m.nframes, 7);
     ck_assert_int_eq(jmsg_parse(&m, s, NULL), JMSG_OK);
     ck_assert_str_eq(m.msg_type, "execute_request");
@@ -138,6 +148,9 @@ START_TEST(test_jmsg_parse_valid_signed)
     ck_assert_str_eq(m.session, "sess-1");
     ck_assert_uint_eq(m.nidents, 1);
     assert_span_eq(jmsg_frame(&m, 0), "peer");
+    struct span idents[1];
+    ck_assert_uint_eq(jmsg_idents(&m, idents), 1);
+    assert_span_eq(idents[0], "peer");
     ck_assert_uint_eq(m.sig, 2);
     ck_assert_uint_eq(m.nbuffers, 0);
     assert_span_eq(jmsg_header_raw(&m), VALID_HEADER);
@@ -149,9 +162,23 @@ START_TEST(test_jmsg_parse_valid_signed)
     ck_assert_uint_eq(json_object_size(m.parent), 0);
     jmsg_close(&m);
     ck_assert_ptr_null(m.frames);
+    ck_assert_ptr_null(m.header);
     signer_free(s);
 }
 END_TEST
+
+/* As a transport with a size limit delivers a message: frames that took
+ * the total past the limit are empty, size counts them all. */
+static void load_limited(struct jmsg *m, struct span *frames, size_t n, size_t limit)
+{
+    size_t size = 0;
+    for (size_t i = 0; i < n; i++) {
+        size += frames[i].len;
+        if (size > limit)
+            frames[i] = (struct span){"", 0};
+    }
+    jmsg_load(m, frames, n, size, limit, false);
+}
 
 START_TEST(test_jmsg_over_size_limit_drops_buffers_keeps_header)
 {
@@ -160,23 +187,54 @@ START_TEST(test_jmsg_over_size_limit_drops_buffers_keeps_header)
     sign_hex(KEY, json, hex);
     static char big[100000];
     memset(big, 'b', sizeof big);
-    struct span frames[] = {span_str(JMSG_DELIMITER), span_str(hex), json[0], json[1], json[2], json[3],
-                            {big, sizeof big}, span_str("after")};
-    send_frames(frames, 8);
-    zmq_pollitem_t item = {router, 0, ZMQ_POLLIN, 0};
-    ck_assert_int_eq(zmq_poll(&item, 1, 2000), 1);
+    struct span frames[] = {span_str("peer"), span_str(JMSG_DELIMITER), span_str(hex), json[0], json[1], json[2],
+                            json[3], {big, sizeof big}, span_str("after")};
     struct jmsg m;
-    ck_assert_int_eq(jmsg_recv(router, &m, 50000), 1);
+    load_limited(&m, frames, 9, 50000);
     size_t expect = 4 + sizeof JMSG_DELIMITER - 1 + AUTH_HEX_LEN + json[0].len + 2 + 2 + json[3].len +
                     sizeof big + 5;
     ck_assert_uint_eq(m.size, expect);
-    ck_assert_uint_eq(m.nframes, 9);                   /* every frame keeps its place */
-    ck_assert_uint_eq(zmq_msg_size(&m.frames[7]), 0); /* but not its bytes */
-    ck_assert_uint_eq(zmq_msg_size(&m.frames[8]), 0);
+    ck_assert_uint_eq(m.nframes, 9);            /* every frame keeps its place */
+    ck_assert_uint_eq(jmsg_frame(&m, 7).len, 0); /* but not its bytes */
+    ck_assert_uint_eq(jmsg_frame(&m, 8).len, 0);
     struct signer *s = signer_new(KEY, strlen(KEY));
     ck_assert_int_eq(jmsg_parse(&m, s, NULL), JMSG_TOO_LARGE);
     ck_assert_str_eq(m.msg_type, "execute_request"); /* so the caller can answer it */
+    ck_assert_uint_eq(m.nbuffers, 2);
     jmsg_close(&m);
+    signer_free(s);
+}
+END_TEST
+
+START_TEST(test_jmsg_over_size_limit_without_json)
+{
+    /* when the JSON parts themselves were dropped there is nothing to
+     * answer: unsigned, too large (no header); signed, the signature no
+     * longer matches */
+    struct span json[4] = {span_str(VALID_HEADER), span_str("{}"), span_str("{}"), span_str(VALID_CONTENT)};
+    struct signer *none = signer_new("", 0), *s = signer_new(KEY, strlen(KEY));
+    struct span f[] = {span_str(JMSG_DELIMITER), span_str(""), json[0], json[1], json[2], json[3]};
+    struct jmsg m;
+    load_limited(&m, f, 6, 20);
+    ck_assert_int_eq(jmsg_parse(&m, none, NULL), JMSG_TOO_LARGE);
+    ck_assert_ptr_null(m.header);
+    jmsg_close(&m);
+
+    char hex[AUTH_HEX_LEN + 1];
+    sign_hex(KEY, json, hex);
+    struct span g[] = {span_str(JMSG_DELIMITER), span_str(hex), json[0], json[1], json[2], json[3]};
+    load_limited(&m, g, 6, 100);
+    ck_assert_int_eq(jmsg_parse(&m, s, NULL), JMSG_BAD_SIGNATURE);
+    jmsg_close(&m);
+    /* at the limit exactly, nothing is dropped */
+    struct span h[] = {span_str(JMSG_DELIMITER), span_str(hex), json[0], json[1], json[2], json[3]};
+    size_t total = 0;
+    for (int i = 0; i < 6; i++)
+        total += h[i].len;
+    load_limited(&m, h, 6, total);
+    ck_assert_int_eq(jmsg_parse(&m, s, NULL), JMSG_OK);
+    jmsg_close(&m);
+    signer_free(none);
     signer_free(s);
 }
 END_TEST
@@ -190,15 +248,17 @@ START_TEST(test_jmsg_parse_identities_and_buffers)
                        span_str(hex),      json[0],           json[1],
                        json[2],            json[3],           {"\0\1\2", 3},
                        {"", 0},            span_str("third")};
-    send_frames(f, sizeof f / sizeof f[0]);
     struct signer *s = signer_new(KEY, strlen(KEY));
     struct jmsg m;
-    recv_msg(router, &m);
+    load_received(&m, f, sizeof f / sizeof f[0], 0);
     ck_assert_int_eq(jmsg_parse(&m, s, NULL), JMSG_OK);
     ck_assert_uint_eq(m.nidents, 3);
     assert_span_eq(jmsg_frame(&m, 0), "peer");
     assert_span_eq(jmsg_frame(&m, 1), "id-a");
     assert_span_eq(jmsg_frame(&m, 2), "id-b");
+    struct span idents[3];
+    ck_assert_uint_eq(jmsg_idents(&m, idents), 3);
+    assert_span_eq(idents[2], "id-b");
     ck_assert_uint_eq(m.sig, 4);
     ck_assert_uint_eq(m.nbuffers, 3);
     ck_assert_uint_eq(jmsg_buffer(&m, 0).len, 3);
@@ -238,6 +298,21 @@ START_TEST(test_jmsg_parse_too_many_frames)
     for (size_t i = 0; i < N; i++)
         f[i] = span_str(i == 0 ? JMSG_DELIMITER : "{}");
     ck_assert_int_eq(parse_frames(f, N), JMSG_TOO_MANY_FRAMES);
+    /* JMSG_MAX_FRAMES in all is fine (as far as the count goes) */
+    struct jmsg m;
+    jmsg_load(&m, f, JMSG_MAX_FRAMES, 0, 0, false);
+    ck_assert(!m.too_many_frames);
+    jmsg_load(&m, f, JMSG_MAX_FRAMES + 1, 0, 0, false);
+    ck_assert(m.too_many_frames);
+    /* the transport's word counts too */
+    struct span g[6];
+    char hex[AUTH_HEX_LEN + 1];
+    struct signer *s = signer_new(KEY, strlen(KEY));
+    jupyter_frames(g, hex, KEY, VALID_HEADER, "{}", "{}", VALID_CONTENT);
+    jmsg_load(&m, g, 6, 0, 0, true);
+    ck_assert_int_eq(jmsg_parse(&m, s, NULL), JMSG_TOO_MANY_FRAMES);
+    jmsg_close(&m);
+    signer_free(s);
 }
 END_TEST
 
@@ -254,13 +329,8 @@ END_TEST
 
 START_TEST(test_jmsg_parse_signed_with_other_key)
 {
-    struct signer *s = signer_new(KEY, strlen(KEY));
-    struct jmsg m;
-    send_jupyter("another key", VALID_HEADER, "{}", "{}", VALID_CONTENT);
-    recv_msg(router, &m);
-    ck_assert_int_eq(jmsg_parse(&m, s, NULL), JMSG_BAD_SIGNATURE);
-    jmsg_close(&m);
-    signer_free(s);
+    ck_assert_int_eq(parse_signed("another key", NULL, VALID_HEADER, "{}", "{}", VALID_CONTENT),
+                     JMSG_BAD_SIGNATURE);
 }
 END_TEST
 
@@ -285,19 +355,10 @@ END_TEST
 
 START_TEST(test_jmsg_parse_replayed)
 {
-    struct signer *s = signer_new(KEY, strlen(KEY));
     struct replay_guard *g = replay_guard_new(100);
-    struct jmsg m;
-    send_jupyter(KEY, VALID_HEADER, "{}", "{}", VALID_CONTENT);
-    send_jupyter(KEY, VALID_HEADER, "{}", "{}", VALID_CONTENT);
-    recv_msg(router, &m);
-    ck_assert_int_eq(jmsg_parse(&m, s, g), JMSG_OK);
-    jmsg_close(&m);
-    recv_msg(router, &m);
-    ck_assert_int_eq(jmsg_parse(&m, s, g), JMSG_REPLAYED);
-    jmsg_close(&m);
+    ck_assert_int_eq(parse_signed(KEY, g, VALID_HEADER, "{}", "{}", VALID_CONTENT), JMSG_OK);
+    ck_assert_int_eq(parse_signed(KEY, g, VALID_HEADER, "{}", "{}", VALID_CONTENT), JMSG_REPLAYED);
     replay_guard_free(g);
-    signer_free(s);
 }
 END_TEST
 
@@ -311,19 +372,10 @@ END_TEST
 START_TEST(test_jmsg_parse_bad_signature_not_recorded)
 {
     /* a forged copy must not make the genuine message look like a replay */
-    struct signer *s = signer_new(KEY, strlen(KEY));
     struct replay_guard *g = replay_guard_new(100);
-    struct jmsg m;
-    send_jupyter("forger", VALID_HEADER, "{}", "{}", VALID_CONTENT);
-    send_jupyter(KEY, VALID_HEADER, "{}", "{}", VALID_CONTENT);
-    recv_msg(router, &m);
-    ck_assert_int_eq(jmsg_parse(&m, s, g), JMSG_BAD_SIGNATURE);
-    jmsg_close(&m);
-    recv_msg(router, &m);
-    ck_assert_int_eq(jmsg_parse(&m, s, g), JMSG_OK);
-    jmsg_close(&m);
+    ck_assert_int_eq(parse_signed("forger", g, VALID_HEADER, "{}", "{}", VALID_CONTENT), JMSG_BAD_SIGNATURE);
+    ck_assert_int_eq(parse_signed(KEY, g, VALID_HEADER, "{}", "{}", VALID_CONTENT), JMSG_OK);
     replay_guard_free(g);
-    signer_free(s);
 }
 END_TEST
 
@@ -471,18 +523,19 @@ END_TEST
 START_TEST(test_jmsg_parse_unsigned_with_empty_key)
 {
     struct signer *s = signer_new("", 0);
+    struct span f[6];
+    char hex[AUTH_HEX_LEN + 1];
     struct jmsg m;
-    send_jupyter("", VALID_HEADER, "{}", "{}", VALID_CONTENT);
-    recv_msg(router, &m);
+    jupyter_frames(f, hex, "", VALID_HEADER, "{}", "{}", VALID_CONTENT);
+    load_received(&m, f, 6, 0);
     assert_span_eq(jmsg_frame(&m, 2), "");
     ck_assert_int_eq(jmsg_parse(&m, s, NULL), JMSG_OK);
     ck_assert_str_eq(m.msg_type, "execute_request");
     jmsg_close(&m);
     /* with no key the signature frame is not looked at */
-    struct span f[] = {span_str(JMSG_DELIMITER), span_str("not a signature"), span_str(VALID_HEADER),
+    struct span g[] = {span_str(JMSG_DELIMITER), span_str("not a signature"), span_str(VALID_HEADER),
                        span_str("{}"), span_str("{}"), span_str("{}")};
-    send_frames(f, 6);
-    recv_msg(router, &m);
+    load_received(&m, g, 6, 0);
     ck_assert_int_eq(jmsg_parse(&m, s, NULL), JMSG_OK);
     jmsg_close(&m);
     signer_free(s);
@@ -509,13 +562,13 @@ START_TEST(test_jmsg_error_str_distinct)
     ck_assert_str_eq(jmsg_error_str(JMSG_OK), "ok");
     ck_assert_str_eq(jmsg_error_str(JMSG_REPLAYED), "replayed signature");
     ck_assert_str_eq(jmsg_error_str((enum jmsg_error)99), "unknown error");
-    for (int a = JMSG_OK; a <= JMSG_BAD_HEADER; a++)
-        for (int b = a + 1; b <= JMSG_BAD_HEADER; b++)
+    for (int a = JMSG_OK; a <= JMSG_TOO_LARGE; a++)
+        for (int b = a + 1; b <= JMSG_TOO_LARGE; b++)
             ck_assert_str_ne(jmsg_error_str((enum jmsg_error)a), jmsg_error_str((enum jmsg_error)b));
 }
 END_TEST
 
-/* ---- jmsg_send ---- */
+/* ---- jmsg_build and jmsg_send ---- */
 
 static void assert_uuid4(const char *s)
 {
@@ -550,50 +603,60 @@ static void assert_iso_now(const char *date)
     ck_assert_msg(diff >= -5 && diff <= 5, "date %s is %lld s from now", date, diff);
 }
 
-START_TEST(test_jmsg_send_frames)
+static void load_wire(struct jmsg *m, const struct jmsg_wire *w)
 {
-    struct signer *s = signer_new(KEY, strlen(KEY));
-    struct jmsg_origin origin;
-    ck_assert_int_eq(jmsg_origin_init(&origin, "alice"), 0);
-    struct span idents[] = {span_str("route-1"), span_str("route-2")};
-    struct span buffers[] = {span_str("buf-A"), {"\0\xff", 2}};
-    struct jmsg_out out = {
+    size_t size = 0;
+    for (size_t i = 0; i < w->nframes; i++)
+        size += w->frames[i].len;
+    jmsg_load(m, w->frames, w->nframes, size, 0, false);
+}
+
+/* The frames of the reply test_jmsg_build_frames and test_jmsg_send_frames
+ * make: routed by route-1 and route-2, with two buffers. */
+static struct jmsg_out reply_out(void)
+{
+    static struct span idents[] = {{"route-1", 7}, {"route-2", 7}};
+    static struct span buffers[] = {{"buf-A", 5}, {"\0\xff", 2}};
+    return (struct jmsg_out){
         .idents = idents, .nidents = 2, .msg_type = "execute_reply",
         .parent = span_str(VALID_HEADER), .metadata = span_str("{\"started\":\"x\"}"),
         .content = span_str("{\"status\":\"ok\",\"execution_count\":3}"),
         .buffers = buffers, .nbuffers = 2,
     };
-    char msg_id[JMSG_ID_LEN + 1] = "";
-    ck_assert_int_eq(jmsg_send(dealer, s, &origin, &out, msg_id), 0);
+}
 
-    struct jmsg m;
-    recv_msg(router, &m);
-    ck_assert_uint_eq(m.nframes, 11);
-    assert_span_eq(jmsg_frame(&m, 0), "peer");
-    assert_span_eq(jmsg_frame(&m, 1), "route-1");
-    assert_span_eq(jmsg_frame(&m, 2), "route-2");
-    assert_span_eq(jmsg_frame(&m, 3), JMSG_DELIMITER);
-    struct span sig = jmsg_frame(&m, 4);
+static void assert_reply_frames(const struct span *f, size_t n, struct signer *s,
+                                const struct jmsg_origin *origin, const char *msg_id)
+{
+    ck_assert_uint_eq(n, 10);
+    assert_span_eq(f[0], "route-1");
+    assert_span_eq(f[1], "route-2");
+    assert_span_eq(f[2], JMSG_DELIMITER);
+    struct span sig = f[3];
     ck_assert_uint_eq(sig.len, AUTH_HEX_LEN);
     for (size_t i = 0; i < sig.len; i++)
         ck_assert_ptr_nonnull(memchr("0123456789abcdef", sig.data[i], 16));
-    struct span parts[4] = {jmsg_frame(&m, 5), jmsg_frame(&m, 6), jmsg_frame(&m, 7), jmsg_frame(&m, 8)};
     unsigned char digest[AUTH_DIGEST_LEN];
-    ck_assert(signer_verify(s, sig, parts, 4, digest));
-    assert_span_eq(parts[1], VALID_HEADER);
-    assert_span_eq(parts[2], "{\"started\":\"x\"}");
-    assert_span_eq(parts[3], "{\"status\":\"ok\",\"execution_count\":3}");
-    assert_span_eq(jmsg_frame(&m, 9), "buf-A");
-    ck_assert_uint_eq(jmsg_frame(&m, 10).len, 2);
-    ck_assert_int_eq(memcmp(jmsg_frame(&m, 10).data, "\0\xff", 2), 0);
+    ck_assert(signer_verify(s, sig, f + 4, 4, digest));
+    assert_span_eq(f[5], VALID_HEADER);
+    assert_span_eq(f[6], "{\"started\":\"x\"}");
+    assert_span_eq(f[7], "{\"status\":\"ok\",\"execution_count\":3}");
+    assert_span_eq(f[8], "buf-A");
+    ck_assert_uint_eq(f[9].len, 2);
+    ck_assert_int_eq(memcmp(f[9].data, "\0\xff", 2), 0);
 
+    struct jmsg m;
+    size_t size = 0;
+    for (size_t i = 0; i < n; i++)
+        size += f[i].len;
+    jmsg_load(&m, f, n, size, 0, false);
     ck_assert_int_eq(jmsg_parse(&m, s, NULL), JMSG_OK);
-    ck_assert_uint_eq(m.nidents, 3);
+    ck_assert_uint_eq(m.nidents, 2);
     ck_assert_uint_eq(m.nbuffers, 2);
     ck_assert_str_eq(m.msg_type, "execute_reply");
     ck_assert_str_eq(m.msg_id, msg_id);
     assert_uuid4(m.msg_id);
-    ck_assert_str_eq(m.session, origin.session);
+    ck_assert_str_eq(m.session, origin->session);
     assert_uuid4(m.session);
     ck_assert_str_eq(json_string_value(json_object_get(m.header, "username")), "alice");
     ck_assert_str_eq(json_string_value(json_object_get(m.header, "version")), "5.3");
@@ -601,42 +664,92 @@ START_TEST(test_jmsg_send_frames)
     ck_assert_str_eq(json_string_value(json_object_get(m.parent, "msg_id")),
                      "11111111-2222-4333-8444-555555555555");
     jmsg_close(&m);
+}
+
+START_TEST(test_jmsg_build_frames)
+{
+    struct signer *s = signer_new(KEY, strlen(KEY));
+    struct jmsg_origin origin;
+    ck_assert_int_eq(jmsg_origin_init(&origin, "alice"), 0);
+    struct jmsg_out out = reply_out();
+    struct jmsg_wire w;
+    char msg_id[JMSG_ID_LEN + 1] = "";
+    ck_assert_int_eq(jmsg_build(&w, s, &origin, &out, msg_id), 0);
+    assert_reply_frames(w.frames, w.nframes, s, &origin, msg_id);
+    /* the header and signature live in w; the rest is borrowed */
+    ck_assert_ptr_eq(w.frames[3].data, w.signature);
+    ck_assert_ptr_eq(w.frames[4].data, w.header);
+    ck_assert_ptr_eq(w.frames[5].data, out.parent.data);
+    ck_assert_ptr_eq(w.frames[8].data, out.buffers[0].data);
     jmsg_origin_free(&origin);
     ck_assert_ptr_null(origin.username_json);
     signer_free(s);
 }
 END_TEST
 
-START_TEST(test_jmsg_send_refuses_bad_msg_type)
+START_TEST(test_jmsg_build_refuses_bad_msg_type)
 {
     struct signer *s = signer_new(KEY, strlen(KEY));
     struct jmsg_origin origin;
     jmsg_origin_init(&origin, "bob");
+    struct jmsg_wire w;
     struct jmsg_out out = {.msg_type = "status\",\"x\":\""};
     errno = 0;
-    ck_assert_int_eq(jmsg_send(dealer, s, &origin, &out, NULL), -1);
+    ck_assert_int_eq(jmsg_build(&w, s, &origin, &out, NULL), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    out.msg_type = "";
+    errno = 0;
+    ck_assert_int_eq(jmsg_build(&w, s, &origin, &out, NULL), -1);
     ck_assert_int_eq(errno, EINVAL);
     jmsg_origin_free(&origin);
     signer_free(s);
 }
 END_TEST
 
-START_TEST(test_jmsg_send_empty_spans_become_empty_objects)
+START_TEST(test_jmsg_build_too_many_frames)
+{
+    struct signer *s = signer_new(KEY, strlen(KEY));
+    struct jmsg_origin origin;
+    jmsg_origin_init(&origin, "bob");
+    static struct span idents[2] = {{"a", 1}, {"b", 1}}, buffers[JMSG_MAX_OUT_FRAMES];
+    for (size_t i = 0; i < JMSG_MAX_OUT_FRAMES; i++)
+        buffers[i] = span_str("buf");
+    struct jmsg_out out = {.idents = idents, .nidents = 2, .msg_type = "status", .buffers = buffers,
+                           .nbuffers = JMSG_MAX_OUT_FRAMES - 8};
+    struct jmsg_wire w;
+    ck_assert_int_eq(jmsg_build(&w, s, &origin, &out, NULL), 0);
+    ck_assert_uint_eq(w.nframes, JMSG_MAX_OUT_FRAMES);
+    struct jmsg m;
+    load_wire(&m, &w);
+    ck_assert_int_eq(jmsg_parse(&m, s, NULL), JMSG_OK);
+    ck_assert_uint_eq(m.nbuffers, JMSG_MAX_OUT_FRAMES - 8);
+    jmsg_close(&m);
+    out.nbuffers++;
+    errno = 0;
+    ck_assert_int_eq(jmsg_build(&w, s, &origin, &out, NULL), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    jmsg_origin_free(&origin);
+    signer_free(s);
+}
+END_TEST
+
+START_TEST(test_jmsg_build_empty_spans_become_empty_objects)
 {
     struct signer *s = signer_new(KEY, strlen(KEY));
     struct jmsg_origin origin;
     jmsg_origin_init(&origin, "bob");
     struct jmsg_out out = {.msg_type = "status"};
-    ck_assert_int_eq(jmsg_send(dealer, s, &origin, &out, NULL), 0);
+    struct jmsg_wire w;
+    ck_assert_int_eq(jmsg_build(&w, s, &origin, &out, NULL), 0);
+    ck_assert_uint_eq(w.nframes, 6);
+    assert_span_eq(w.frames[0], JMSG_DELIMITER);
+    assert_span_eq(w.frames[3], "{}");
+    assert_span_eq(w.frames[4], "{}");
+    assert_span_eq(w.frames[5], "{}");
     struct jmsg m;
-    recv_msg(router, &m);
-    ck_assert_uint_eq(m.nframes, 7);
-    assert_span_eq(jmsg_frame(&m, 1), JMSG_DELIMITER);
-    assert_span_eq(jmsg_frame(&m, 4), "{}");
-    assert_span_eq(jmsg_frame(&m, 5), "{}");
-    assert_span_eq(jmsg_frame(&m, 6), "{}");
+    load_wire(&m, &w);
     ck_assert_int_eq(jmsg_parse(&m, s, NULL), JMSG_OK);
-    ck_assert_uint_eq(m.nidents, 1);
+    ck_assert_uint_eq(m.nidents, 0);
     ck_assert_uint_eq(m.nbuffers, 0);
     ck_assert_str_eq(m.msg_type, "status");
     jmsg_close(&m);
@@ -645,17 +758,21 @@ START_TEST(test_jmsg_send_empty_spans_become_empty_objects)
 }
 END_TEST
 
-START_TEST(test_jmsg_send_unsigned_with_empty_key)
+START_TEST(test_jmsg_build_unsigned_with_empty_key)
 {
     struct signer *s = signer_new("", 0);
     struct jmsg_origin origin;
     jmsg_origin_init(&origin, "bob");
-    struct jmsg_out out = {.msg_type = "status", .content = span_str("{\"execution_state\":\"idle\"}")};
-    ck_assert_int_eq(jmsg_send(dealer, s, &origin, &out, NULL), 0);
+    struct span topic = span_str("kernel.status");
+    struct jmsg_out out = {.idents = &topic, .nidents = 1, .msg_type = "status",
+                           .content = span_str("{\"execution_state\":\"idle\"}")};
+    struct jmsg_wire w;
+    ck_assert_int_eq(jmsg_build(&w, s, &origin, &out, NULL), 0);
+    ck_assert_uint_eq(w.nframes, 7);
+    assert_span_eq(w.frames[0], "kernel.status");
+    assert_span_eq(w.frames[2], "");
     struct jmsg m;
-    recv_msg(router, &m);
-    ck_assert_uint_eq(m.nframes, 7);
-    assert_span_eq(jmsg_frame(&m, 2), "");
+    load_wire(&m, &w);
     ck_assert_int_eq(jmsg_parse(&m, s, NULL), JMSG_OK);
     ck_assert_str_eq(json_string_value(json_object_get(m.content, "execution_state")), "idle");
     jmsg_close(&m);
@@ -664,26 +781,19 @@ START_TEST(test_jmsg_send_unsigned_with_empty_key)
 }
 END_TEST
 
-START_TEST(test_jmsg_send_ids_are_fresh)
+START_TEST(test_jmsg_build_header_too_long_fails)
 {
     struct signer *s = signer_new(KEY, strlen(KEY));
     struct jmsg_origin origin;
-    jmsg_origin_init(&origin, NULL);
+    char name[600];
+    memset(name, 'n', sizeof name - 1);
+    name[sizeof name - 1] = '\0';
+    jmsg_origin_init(&origin, name);
     struct jmsg_out out = {.msg_type = "status"};
-    char a[JMSG_ID_LEN + 1], b[JMSG_ID_LEN + 1];
-    ck_assert_int_eq(jmsg_send(dealer, s, &origin, &out, a), 0);
-    ck_assert_int_eq(jmsg_send(dealer, s, &origin, &out, b), 0);
-    ck_assert_str_ne(a, b);
-    struct jmsg m;
-    recv_msg(router, &m);
-    ck_assert_int_eq(jmsg_parse(&m, s, NULL), JMSG_OK);
-    ck_assert_str_eq(m.msg_id, a);
-    ck_assert_str_eq(json_string_value(json_object_get(m.header, "username")), "kernel");
-    jmsg_close(&m);
-    recv_msg(router, &m);
-    ck_assert_int_eq(jmsg_parse(&m, s, NULL), JMSG_OK);
-    ck_assert_str_eq(m.msg_id, b);
-    jmsg_close(&m);
+    struct jmsg_wire w;
+    errno = 0;
+    ck_assert_int_eq(jmsg_build(&w, s, &origin, &out, NULL), -1);
+    ck_assert_int_eq(errno, EINVAL);
     jmsg_origin_free(&origin);
     signer_free(s);
 }
@@ -705,26 +815,6 @@ START_TEST(test_jmsg_origin_username_escaped)
 }
 END_TEST
 
-START_TEST(test_jmsg_send_header_too_long_fails)
-{
-    struct signer *s = signer_new(KEY, strlen(KEY));
-    struct jmsg_origin origin;
-    char name[600];
-    memset(name, 'n', sizeof name - 1);
-    name[sizeof name - 1] = '\0';
-    jmsg_origin_init(&origin, name);
-    struct jmsg_out out = {.msg_type = "status"};
-    errno = 0;
-    ck_assert_int_eq(jmsg_send(dealer, s, &origin, &out, NULL), -1);
-    ck_assert_int_eq(errno, EINVAL);
-    struct jmsg m;
-    ck_assert_int_eq(zmq_poll(&(zmq_pollitem_t){router, 0, ZMQ_POLLIN, 0}, 1, 100), 0);
-    ck_assert_int_eq(jmsg_recv(router, &m, 0), 0); /* nothing went out */
-    jmsg_origin_free(&origin);
-    signer_free(s);
-}
-END_TEST
-
 START_TEST(test_jmsg_new_id_and_iso_now)
 {
     char a[JMSG_ID_LEN + 1], b[JMSG_ID_LEN + 1], date[64];
@@ -738,14 +828,215 @@ START_TEST(test_jmsg_new_id_and_iso_now)
 }
 END_TEST
 
+/* ---- over a real socket: a zsock ROUTER and a libzmq DEALER ("peer") ---- */
+
+static void *zctx, *dealer;
+static struct zhub *hub;
+static struct zsock *router;
+static struct ztest_record rec;
+
+#define SOCKET_SIZE_LIMIT 50000
+
+static void sockets_setup(void)
+{
+    zctx = zmq_ctx_new();
+    hub = zhub_new();
+    ck_assert_ptr_nonnull(zctx);
+    ck_assert_ptr_nonnull(hub);
+    memset(&rec, 0, sizeof rec);
+    struct zsock_options o = {.name = "shell", .max_message = SOCKET_SIZE_LIMIT, .max_frames = JMSG_MAX_FRAMES,
+                              .max_queued = 1 << 20, .handler = ztest_handler, .owner = &rec};
+    char err[256] = "", endpoint[64];
+    router = zsock_bind(hub, ZSOCK_ROUTER, "tcp://127.0.0.1:0", &o, err, sizeof err);
+    ck_assert_msg(router != NULL, "bind: %s", err);
+    snprintf(endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", zsock_port(router));
+    dealer = zmq_socket(zctx, ZMQ_DEALER);
+    ck_assert_ptr_nonnull(dealer);
+    int linger = 0;
+    zmq_setsockopt(dealer, ZMQ_LINGER, &linger, sizeof linger);
+    ck_assert_int_eq(zmq_setsockopt(dealer, ZMQ_ROUTING_ID, "peer", 4), 0);
+    ck_assert_int_eq(zmq_connect(dealer, endpoint), 0);
+}
+
+static void sockets_teardown(void)
+{
+    zmq_close(dealer);
+    zmq_ctx_term(zctx);
+    zhub_free(hub);
+    ztest_record_free(&rec);
+}
+
+/* The DEALER sends; the ROUTER's handler has it as message i. */
+static const struct ztest_msg *router_receive(const struct span *frames, size_t n, size_t i)
+{
+    ztest_zmq_send(dealer, frames, n);
+    ck_assert_msg(ztest_wait_handler(hub, &rec, i + 1), "the message never reached the handler");
+    return &rec.msgs[i];
+}
+
+/* Once the DEALER has said something, the ROUTER knows it as "peer". */
+static void dealer_hello(void)
+{
+    struct span hello = span_str("hello");
+    router_receive(&hello, 1, rec.n);
+}
+
+/* Nothing reached the DEALER before this: a message sent now comes first. */
+static void assert_nothing_sent(void)
+{
+    struct span f[] = {span_str("peer"), span_str("sentinel")};
+    ck_assert_int_eq(zsock_send(router, f, 2), 0);
+    struct ztest_msg m;
+    ck_assert(ztest_zmq_recv(hub, dealer, &m));
+    ck_assert_uint_eq(m.nframes, 1);
+    assert_span_eq(m.frames[0], "sentinel");
+    ztest_msg_free(&m);
+}
+
+START_TEST(test_jmsg_zsock_receive_and_parse)
+{
+    struct span json[4] = {span_str(VALID_HEADER), span_str("{}"), span_str("{}"), span_str(VALID_CONTENT)};
+    char hex[AUTH_HEX_LEN + 1];
+    sign_hex(KEY, json, hex);
+    struct span f[] = {span_str("id-a"), span_str(JMSG_DELIMITER), span_str(hex), json[0], json[1], json[2],
+                       json[3], span_str("buffer")};
+    const struct ztest_msg *r = router_receive(f, 8, 0);
+    ck_assert_uint_eq(r->nframes, 9);
+    struct signer *s = signer_new(KEY, strlen(KEY));
+    struct jmsg m;
+    jmsg_load(&m, r->frames, r->nframes, r->size, SOCKET_SIZE_LIMIT, r->too_many_frames);
+    ck_assert_int_eq(jmsg_parse(&m, s, NULL), JMSG_OK);
+    ck_assert_uint_eq(m.nidents, 2);
+    assert_span_eq(jmsg_frame(&m, 0), "peer");
+    assert_span_eq(jmsg_frame(&m, 1), "id-a");
+    ck_assert_str_eq(m.msg_type, "execute_request");
+    ck_assert_uint_eq(m.nbuffers, 1);
+    assert_span_eq(jmsg_buffer(&m, 0), "buffer");
+    jmsg_close(&m);
+    signer_free(s);
+}
+END_TEST
+
+START_TEST(test_jmsg_zsock_over_size_limit_drops_buffers_keeps_header)
+{
+    struct span json[4] = {span_str(VALID_HEADER), span_str("{}"), span_str("{}"), span_str(VALID_CONTENT)};
+    char hex[AUTH_HEX_LEN + 1];
+    sign_hex(KEY, json, hex);
+    static char big[100000];
+    memset(big, 'b', sizeof big);
+    struct span frames[] = {span_str(JMSG_DELIMITER), span_str(hex), json[0], json[1], json[2], json[3],
+                            {big, sizeof big}, span_str("after")};
+    const struct ztest_msg *r = router_receive(frames, 8, 0);
+    struct jmsg m;
+    jmsg_load(&m, r->frames, r->nframes, r->size, SOCKET_SIZE_LIMIT, r->too_many_frames);
+    /* what the peer sent (the identity frame is the ROUTER's) */
+    size_t expect = sizeof JMSG_DELIMITER - 1 + AUTH_HEX_LEN + json[0].len + 2 + 2 + json[3].len + sizeof big + 5;
+    ck_assert_uint_eq(m.size, expect);
+    ck_assert_uint_eq(m.nframes, 9);            /* every frame keeps its place */
+    ck_assert_uint_eq(jmsg_frame(&m, 7).len, 0); /* but not its bytes */
+    ck_assert_uint_eq(jmsg_frame(&m, 8).len, 0);
+    struct signer *s = signer_new(KEY, strlen(KEY));
+    ck_assert_int_eq(jmsg_parse(&m, s, NULL), JMSG_TOO_LARGE);
+    ck_assert_str_eq(m.msg_type, "execute_request"); /* so the caller can answer it */
+    jmsg_close(&m);
+    signer_free(s);
+}
+END_TEST
+
+START_TEST(test_jmsg_send_frames)
+{
+    dealer_hello();
+    struct signer *s = signer_new(KEY, strlen(KEY));
+    struct jmsg_origin origin;
+    ck_assert_int_eq(jmsg_origin_init(&origin, "alice"), 0);
+    /* the ROUTER's first identity names the DEALER; it keeps the others */
+    struct span idents[] = {span_str("peer"), span_str("route-1"), span_str("route-2")};
+    struct jmsg_out out = reply_out();
+    out.idents = idents;
+    out.nidents = 3;
+    char msg_id[JMSG_ID_LEN + 1] = "";
+    ck_assert_int_eq(jmsg_send(router, s, &origin, &out, msg_id), 0);
+    struct ztest_msg m;
+    ck_assert(ztest_zmq_recv(hub, dealer, &m));
+    assert_reply_frames(m.frames, m.nframes, s, &origin, msg_id);
+    ztest_msg_free(&m);
+    jmsg_origin_free(&origin);
+    signer_free(s);
+}
+END_TEST
+
+START_TEST(test_jmsg_send_ids_are_fresh)
+{
+    dealer_hello();
+    struct signer *s = signer_new(KEY, strlen(KEY));
+    struct jmsg_origin origin;
+    jmsg_origin_init(&origin, NULL);
+    struct span peer = span_str("peer");
+    struct jmsg_out out = {.idents = &peer, .nidents = 1, .msg_type = "status"};
+    char a[JMSG_ID_LEN + 1], b[JMSG_ID_LEN + 1];
+    ck_assert_int_eq(jmsg_send(router, s, &origin, &out, a), 0);
+    ck_assert_int_eq(jmsg_send(router, s, &origin, &out, b), 0);
+    ck_assert_str_ne(a, b);
+    const char *ids[] = {a, b};
+    for (int i = 0; i < 2; i++) {
+        struct ztest_msg r;
+        ck_assert(ztest_zmq_recv(hub, dealer, &r));
+        struct jmsg m;
+        jmsg_load(&m, r.frames, r.nframes, r.size, 0, false);
+        ck_assert_int_eq(jmsg_parse(&m, s, NULL), JMSG_OK);
+        ck_assert_str_eq(m.msg_id, ids[i]);
+        ck_assert_str_eq(json_string_value(json_object_get(m.header, "username")), "kernel");
+        jmsg_close(&m);
+        ztest_msg_free(&r);
+    }
+    jmsg_origin_free(&origin);
+    signer_free(s);
+}
+END_TEST
+
+START_TEST(test_jmsg_send_failures_send_nothing)
+{
+    dealer_hello();
+    struct signer *s = signer_new(KEY, strlen(KEY));
+    struct jmsg_origin origin;
+    jmsg_origin_init(&origin, "bob");
+    struct span peer = span_str("peer");
+    struct jmsg_out out = {.idents = &peer, .nidents = 1, .msg_type = "status\",\"x\":\""};
+    errno = 0;
+    ck_assert_int_eq(jmsg_send(router, s, &origin, &out, NULL), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    jmsg_origin_free(&origin);
+
+    char name[600];
+    memset(name, 'n', sizeof name - 1);
+    name[sizeof name - 1] = '\0';
+    jmsg_origin_init(&origin, name);
+    out.msg_type = "status";
+    errno = 0;
+    ck_assert_int_eq(jmsg_send(router, s, &origin, &out, NULL), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    jmsg_origin_free(&origin);
+
+    /* to a peer that is not there: dropped, as ZMQ does */
+    jmsg_origin_init(&origin, "bob");
+    struct span nobody = span_str("nobody");
+    out.idents = &nobody;
+    ck_assert_int_eq(jmsg_send(router, s, &origin, &out, NULL), 0);
+    assert_nothing_sent();
+    jmsg_origin_free(&origin);
+    signer_free(s);
+}
+END_TEST
+
 Suite *jmsg_suite(void)
 {
     Suite *s = suite_create("jmsg");
     TCase *tc = tcase_create("parse");
     tcase_set_timeout(tc, 30);
-    tcase_add_checked_fixture(tc, sockets_setup, sockets_teardown);
-    tcase_add_test(tc, test_jmsg_recv_nothing_waiting);
+    tcase_add_test(tc, test_jmsg_load_takes_frames);
     tcase_add_test(tc, test_jmsg_parse_valid_signed);
+    tcase_add_test(tc, test_jmsg_over_size_limit_drops_buffers_keeps_header);
+    tcase_add_test(tc, test_jmsg_over_size_limit_without_json);
     tcase_add_test(tc, test_jmsg_parse_identities_and_buffers);
     tcase_add_test(tc, test_jmsg_parse_no_delimiter);
     tcase_add_test(tc, test_jmsg_parse_truncated);
@@ -771,17 +1062,25 @@ Suite *jmsg_suite(void)
     tcase_add_test(tc, test_jmsg_error_str_distinct);
     suite_add_tcase(s, tc);
 
-    TCase *tsend = tcase_create("send");
-    tcase_add_checked_fixture(tsend, sockets_setup, sockets_teardown);
-    tcase_add_test(tsend, test_jmsg_send_frames);
-    tcase_add_test(tsend, test_jmsg_send_empty_spans_become_empty_objects);
-    tcase_add_test(tsend, test_jmsg_send_refuses_bad_msg_type);
-    tcase_add_test(tsend, test_jmsg_over_size_limit_drops_buffers_keeps_header);
-    tcase_add_test(tsend, test_jmsg_send_unsigned_with_empty_key);
-    tcase_add_test(tsend, test_jmsg_send_ids_are_fresh);
-    tcase_add_test(tsend, test_jmsg_origin_username_escaped);
-    tcase_add_test(tsend, test_jmsg_send_header_too_long_fails);
-    tcase_add_test(tsend, test_jmsg_new_id_and_iso_now);
-    suite_add_tcase(s, tsend);
+    TCase *tbuild = tcase_create("build");
+    tcase_add_test(tbuild, test_jmsg_build_frames);
+    tcase_add_test(tbuild, test_jmsg_build_refuses_bad_msg_type);
+    tcase_add_test(tbuild, test_jmsg_build_too_many_frames);
+    tcase_add_test(tbuild, test_jmsg_build_empty_spans_become_empty_objects);
+    tcase_add_test(tbuild, test_jmsg_build_unsigned_with_empty_key);
+    tcase_add_test(tbuild, test_jmsg_build_header_too_long_fails);
+    tcase_add_test(tbuild, test_jmsg_origin_username_escaped);
+    tcase_add_test(tbuild, test_jmsg_new_id_and_iso_now);
+    suite_add_tcase(s, tbuild);
+
+    TCase *tsock = tcase_create("zsock");
+    tcase_set_timeout(tsock, 30);
+    tcase_add_checked_fixture(tsock, sockets_setup, sockets_teardown);
+    tcase_add_test(tsock, test_jmsg_zsock_receive_and_parse);
+    tcase_add_test(tsock, test_jmsg_zsock_over_size_limit_drops_buffers_keeps_header);
+    tcase_add_test(tsock, test_jmsg_send_frames);
+    tcase_add_test(tsock, test_jmsg_send_ids_are_fresh);
+    tcase_add_test(tsock, test_jmsg_send_failures_send_nothing);
+    suite_add_tcase(s, tsock);
     return s;
 }

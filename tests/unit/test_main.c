@@ -13,6 +13,8 @@ int main(void)
     srunner_add_suite(runner, connfile_suite());
     srunner_add_suite(runner, modes_suite());
     srunner_add_suite(runner, jstr_suite());
+    srunner_add_suite(runner, zmtp_suite());
+    srunner_add_suite(runner, zsock_suite());
     srunner_run_all(runner, CK_NORMAL);
     int failed = srunner_ntests_failed(runner);
     srunner_free(runner);
