@@ -499,8 +499,13 @@ START_TEST(test_zsock_router_generated_identity_skips_a_chosen_one)
     char ep[112];
     static const char chosen[5] = {0, 0, 0, 0, 1}; /* what the first generated id would be */
     struct zsock *s = bind_sock(ZSOCK_ROUTER, TCP, ep);
-    void *a = peer(ZMQ_DEALER, NULL, ep);
+    void *a = zmq_socket(zctx, ZMQ_DEALER); /* peer() takes only text names */
+    int linger = 0;
+    ck_assert_ptr_nonnull(a);
+    peers[npeers++] = a;
+    ck_assert_int_eq(zmq_setsockopt(a, ZMQ_LINGER, &linger, sizeof linger), 0);
     ck_assert_int_eq(zmq_setsockopt(a, ZMQ_ROUTING_ID, chosen, sizeof chosen), 0);
+    ck_assert_int_eq(zmq_connect(a, ep), 0);
     send_str(a, "from-a");
     ck_assert(ztest_wait_handler(hub, &rec, 1));
     void *b = peer(ZMQ_DEALER, NULL, ep);
