@@ -175,12 +175,10 @@ int attach_main(int argc, char **argv)
         else if (c == 'm')
             mode = optarg;
         else
-            file = NULL, optind = argc + 1;
+            goto usage;
     }
-    if (!file || optind != argc) {
-        fprintf(stderr, "usage: akernel-gateway attach [--socket PATH] [--mode MODE] -f CONNECTION_FILE\n");
-        return 2;
-    }
+    if (!file || optind != argc)
+        goto usage;
     json_t *connection = read_connection_file(file);
     int fd = connection ? connect_socket(socket_path) : -1;
     if (fd < 0) {
@@ -201,6 +199,9 @@ int attach_main(int argc, char **argv)
     buf_free(&in);
     close(fd);
     return status;
+usage:
+    fprintf(stderr, "usage: akernel-gateway attach [--socket PATH] [--mode MODE] -f CONNECTION_FILE\n");
+    return 2;
 }
 
 static void print_status(json_t *s)

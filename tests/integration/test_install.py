@@ -37,3 +37,13 @@ def test_install_rejects_unknown_mode(tmp_path):
     proc = subprocess.run([str(GATEWAY), "install", "turbo", "--prefix", str(tmp_path)],
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2 and "turbo" in proc.stderr
+
+
+@pytest.mark.parametrize("argv", [["attach", "--help"], ["attach", "-x", "-f", "f"], ["attach"],
+                                  ["status", "--help"], ["install", "--help"], ["cache", "--help"],
+                                  ["launch", "--no-such-option"]])
+def test_bad_options_print_usage_and_exit(argv):
+    """Every command answers an unknown option with its usage, at once."""
+    done = subprocess.run([str(GATEWAY), *argv], capture_output=True, text=True, timeout=10)
+    assert done.returncode == 2, (argv, done)
+    assert "usage" in done.stderr.lower(), (argv, done.stderr)
