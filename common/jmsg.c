@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <openssl/rand.h>
 #include <uuid/uuid.h>
 
 #define MAX_SESSION_LEN 256
@@ -139,11 +140,35 @@ void jmsg_origin_free(struct jmsg_origin *o)
     o->username_json = NULL;
 }
 
+/* Every message the router sends needs a fresh id: from OpenSSL's
+ * generator (libuuid reseeds libc's random() on every call, which cost more
+ * than the rest of a header). */
 void jmsg_new_id(char out[JMSG_ID_LEN + 1])
 {
-    uuid_t u;
-    uuid_generate_random(u);
-    uuid_unparse_lower(u, out);
+    static const char hex[] = "0123456789abcdef";
+    unsigned char u[16];
+    if (RAND_bytes(u, sizeof u) != 1) {
+        uuid_t fallback;
+        uuid_generate_random(fallback);
+        memcpy(u, fallback, sizeof u);
+    }
+    u[6] = (unsigned char)((u[6] & 0x0F) | 0x40); /* version 4 */
+    u[8] = (unsigned char)((u[8] & 0x3F) | 0x80); /* RFC 4122 variant */
+    char *p = out;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *p++ = '-';
+        *p++ = hex[u[i] >> 4];
+        *p++ = hex[u[i] & 0x0F];
+    }
+    *p = '\0';
+}
+
+static char *put_digits(char *p, long value, int width)
+{
+    for (int i = width - 1; i >= 0; i--, value /= 10)
+        p[i] = (char)('0' + value % 10);
+    return p + width;
 }
 
 void jmsg_iso_now(char out[64])
@@ -152,8 +177,15 @@ void jmsg_iso_now(char out[64])
     struct tm tm;
     clock_gettime(CLOCK_REALTIME, &now);
     gmtime_r(&now.tv_sec, &tm);
-    snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, now.tv_nsec / 1000);
+    char *p = out;
+    p = put_digits(p, tm.tm_year + 1900, 4), *p++ = '-';
+    p = put_digits(p, tm.tm_mon + 1, 2), *p++ = '-';
+    p = put_digits(p, tm.tm_mday, 2), *p++ = 'T';
+    p = put_digits(p, tm.tm_hour, 2), *p++ = ':';
+    p = put_digits(p, tm.tm_min, 2), *p++ = ':';
+    p = put_digits(p, tm.tm_sec, 2), *p++ = '.';
+    p = put_digits(p, now.tv_nsec / 1000, 6), *p++ = 'Z';
+    *p = '\0';
 }
 
 bool jmsg_valid_type(struct span s)
@@ -184,15 +216,20 @@ int jmsg_build(struct jmsg_wire *w, struct signer *signer, const struct jmsg_ori
     }
     jmsg_new_id(id);
     jmsg_iso_now(date);
-    int hlen = snprintf(w->header, sizeof w->header,
-                        "{\"msg_id\":\"%s\",\"msg_type\":\"%s\",\"username\":%s,\"session\":\"%s\","
-                        "\"date\":\"%s\",\"version\":\"" JMSG_PROTOCOL_VERSION "\"}",
-                        id, out->msg_type, origin->username_json, origin->session, date);
-    if (hlen < 0 || (size_t)hlen >= sizeof w->header) {
-        errno = EINVAL;
-        return -1;
+    const char *pieces[] = {"{\"msg_id\":\"", id, "\",\"msg_type\":\"", out->msg_type,
+                            "\",\"username\":", origin->username_json, ",\"session\":\"", origin->session,
+                            "\",\"date\":\"", date, "\",\"version\":\"" JMSG_PROTOCOL_VERSION "\"}"};
+    size_t hlen = 0;
+    for (size_t i = 0; i < sizeof pieces / sizeof pieces[0]; i++) {
+        size_t n = strlen(pieces[i]);
+        if (hlen + n >= sizeof w->header) {
+            errno = EINVAL;
+            return -1;
+        }
+        memcpy(w->header + hlen, pieces[i], n);
+        hlen += n;
     }
-    struct span parts[4] = {{w->header, (size_t)hlen}, or_empty_object(out->parent),
+    struct span parts[4] = {{w->header, hlen}, or_empty_object(out->parent),
                             or_empty_object(out->metadata), or_empty_object(out->content)};
     w->signature[0] = '\0';
     if (signer_enabled(signer)) {
