@@ -11,7 +11,7 @@
 
 #include "gateway/gateway.h"
 
-#define BUSY_DELAY_MS 1
+#define BUSY_DELAY_MS 2
 
 struct request *request_new(struct gateway *gw, struct frontend *fe, enum connfile_channel ch,
                             const struct jmsg *m)
@@ -91,8 +91,8 @@ void request_attach(struct request *req, struct session *s, struct worker *w)
 }
 
 /* A request's status busy waits for the worker's first answer, and goes
- * out just before it, or after BUSY_DELAY_MS if the cell has said nothing
- * by then. A short cell's busy, outputs, reply and idle then reach the
+ * out just before it, or 1 to 2 ms later (BUSY_DELAY_MS on a millisecond
+ * clock) if the cell has said nothing by then. A short cell's busy, outputs, reply and idle then reach the
  * frontend together: one wake-up of the client instead of two. */
 void request_defer_busy(struct gateway *gw, struct request *req)
 {
