@@ -16,6 +16,9 @@
         }                                                                                  \
     } while (0)
 
+/* The key tests/fuzz/make_corpus.py signs the seed messages with. */
+#define FUZZ_KEY "9b7c2e4a-1f0d-4c3b-8a6e-5d2f1e0c9b8a"
+
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -39,8 +39,6 @@
 #include "common/jmsg.h"
 #include "tests/fuzz/fuzz.h"
 
-/* The key tests/fuzz/make_corpus.py signs the seed messages with. */
-#define FUZZ_KEY "9b7c2e4a-1f0d-4c3b-8a6e-5d2f1e0c9b8a"
 #define SEP 0x1e
 
 static struct signer *keyed, *unkeyed;

@@ -54,8 +54,6 @@
 #include "common/zmtp.h"
 #include "tests/fuzz/fuzz.h"
 
-/* The key tests/fuzz/make_corpus.py signs the seed messages with. */
-#define FUZZ_KEY "9b7c2e4a-1f0d-4c3b-8a6e-5d2f1e0c9b8a"
 
 /* Byte 0's low nibble: the size limit (0: none); its high nibble:
  * max_frames (0 is taken as 1 by the decoder). */

@@ -24,7 +24,7 @@ from jupyter_client.session import Session
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 CORPUS = os.path.join(HERE, "corpus")
-KEY = b"9b7c2e4a-1f0d-4c3b-8a6e-5d2f1e0c9b8a"  # FUZZ_KEY in fuzz_jmsg.c
+KEY = b"9b7c2e4a-1f0d-4c3b-8a6e-5d2f1e0c9b8a"  # FUZZ_KEY in fuzz.h
 SEP = b"\x1e"  # frame separator of fuzz_jmsg
 
 _ids = iter(uuid.UUID(int=0x5EED0000 + i) for i in range(1000))
