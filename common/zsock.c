@@ -51,6 +51,7 @@ struct zsock {
     int fd;
     int port;
     char *ipc_path; /* unlinked on close */
+    bool paused;    /* not accepting: out of file descriptors */
     struct zsock_options opts;
     struct zconn *conns;
     struct zconn *by_id;
@@ -65,9 +66,12 @@ struct zhub {
     size_t ndirty, dirty_cap;
     struct zconn *graveyard; /* closed during a run; freed at the next flush */
     struct zsock *socks;
+    bool paused; /* a listener waits for a file descriptor to be freed */
 };
 
 static const char *const type_names[] = {"ROUTER", "XPUB", "REP"};
+
+static void resume_accepting(struct zhub *h);
 
 /* --- the hub ------------------------------------------------------------ */
 
@@ -143,6 +147,8 @@ static void conn_close(struct zconn *c, const char *why, bool warn)
     epoll_ctl(s->hub->epfd, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     c->fd = -1;
+    if (s->hub->paused)
+        resume_accepting(s->hub);
     if (c->id)
         HASH_DEL(s->by_id, c);
     if (c->prev)
@@ -446,18 +452,42 @@ static void conn_open(struct zsock *s, int fd)
     mark_dirty(c);
 }
 
+/* Out of file descriptors: the listener stops asking (it would stay
+ * readable, and the loop spin) until a connection closes. */
+static void pause_accepting(struct zsock *s)
+{
+    struct epoll_event ev = {.events = 0, .data.ptr = s};
+    log_error("%s: cannot accept: %s; new connections wait until one closes", s->opts.name, strerror(errno));
+    if (epoll_ctl(s->hub->epfd, EPOLL_CTL_MOD, s->fd, &ev) == 0) {
+        s->paused = true;
+        s->hub->paused = true;
+    }
+}
+
+static void resume_accepting(struct zhub *h)
+{
+    h->paused = false;
+    for (struct zsock *s = h->socks; s; s = s->next) {
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = s};
+        if (s->paused && epoll_ctl(h->epfd, EPOLL_CTL_MOD, s->fd, &ev) == 0)
+            s->paused = false;
+    }
+}
+
 static void on_accept(struct zsock *s)
 {
     for (int i = 0; i < ACCEPTS_PER_WAKE; i++) {
         int fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
+        if (fd >= 0) {
+            conn_open(s, fd);
+        } else if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            pause_accepting(s);
+            return;
+        } else if (errno != EINTR && errno != ECONNABORTED) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
                 log_warn("%s: accept: %s", s->opts.name, strerror(errno));
-            if (errno != EINTR && errno != ECONNABORTED)
-                return;
-            continue;
+            return;
         }
-        conn_open(s, fd);
     }
 }
 

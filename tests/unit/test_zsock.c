@@ -7,10 +7,12 @@
  * with a deadline. */
 #include <check.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -992,6 +994,38 @@ END_TEST
 
 /* ---- limits ---- */
 
+/* Out of file descriptors, the listener waits (the hub does not stay
+ * readable, which would spin the router) until a connection closes. */
+START_TEST(test_zsock_out_of_fds_waits_for_one_to_close)
+{
+    char ep[112];
+    bind_sock(ZSOCK_ROUTER, TCP, ep);
+    struct raw a, b;
+    raw_open(&a, ep, "DEALER");
+    raw_open(&b, ep, "DEALER");
+    int lowest = dup(0);
+    ck_assert_int_ge(lowest, 0);
+    close(lowest);
+    struct rlimit old, low;
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+    low = (struct rlimit){(rlim_t)lowest + 1, old.rlim_max};
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0); /* one more descriptor, no more */
+
+    ck_assert(raw_next(&a)); /* a takes it */
+    ck_assert_int_eq(a.ev.kind, ZMTP_READY);
+    zhub_run(hub);
+    zhub_flush(hub);
+    struct pollfd ready = {.fd = zhub_fd(hub), .events = POLLIN};
+    ck_assert_int_eq(poll(&ready, 1, 0), 0); /* b waits, and nothing is left to do */
+
+    raw_close(&a); /* its descriptor is freed when the hub sees it go */
+    ck_assert(raw_next(&b));
+    ck_assert_int_eq(b.ev.kind, ZMTP_READY);
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+    raw_close(&b);
+}
+END_TEST
+
 START_TEST(test_zsock_max_message)
 {
     char ep[112];
@@ -1152,6 +1186,7 @@ Suite *zsock_suite(void)
     tcase_add_test(tc, test_zsock_wrong_socket_type_disconnected);
     tcase_add_test(tc, test_zsock_ping_pong);
     tcase_add_test(tc, test_zsock_libzmq_heartbeats_answered);
+    tcase_add_test(tc, test_zsock_out_of_fds_waits_for_one_to_close);
     tcase_add_test(tc, test_zsock_max_message);
     tcase_add_test(tc, test_zsock_max_frames);
     tcase_add_test(tc, test_zsock_close_unlinks_ipc);
