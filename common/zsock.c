@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #include <uthash.h>
 
@@ -22,6 +23,7 @@
 #define READS_PER_WAKE 4 /* then the next connection gets its turn */
 #define EVENTS_PER_RUN 64
 #define ACCEPTS_PER_WAKE 16
+#define HANDSHAKE_MS 30000
 
 /* epoll data points at one of these; the first member says which. */
 enum zkind { ZK_LISTENER, ZK_CONN };
@@ -42,6 +44,8 @@ struct zconn {
     UT_hash_handle hh; /* zsock.by_id */
     struct zconn *prev, *next;
     struct zconn *grave_next;
+    long handshake_due;                /* ms (CLOCK_MONOTONIC), until ready */
+    struct zconn *shake_prev, *shake_next; /* zhub.handshaking, until ready */
 };
 
 struct zsock {
@@ -67,6 +71,10 @@ struct zhub {
     struct zconn *graveyard; /* closed during a run; freed at the next flush */
     struct zsock *socks;
     bool paused; /* a listener waits for a file descriptor to be freed */
+    /* Connections whose handshake is not done, oldest first: they are
+     * closed after handshake_ms, as libzmq's ZMQ_HANDSHAKE_IVL does. */
+    struct zconn *handshaking, *handshaking_last;
+    long handshake_ms;
 };
 
 static const char *const type_names[] = {"ROUTER", "XPUB", "REP"};
@@ -80,6 +88,7 @@ struct zhub *zhub_new(void)
     struct zhub *h = calloc(1, sizeof *h);
     if (!h)
         return NULL;
+    h->handshake_ms = HANDSHAKE_MS;
     h->epfd = epoll_create1(EPOLL_CLOEXEC);
     h->scratch = malloc(READ_CHUNK);
     if (h->epfd < 0 || !h->scratch) {
@@ -114,6 +123,41 @@ void zhub_free(struct zhub *h)
 }
 
 int zhub_fd(const struct zhub *h) { return h->epfd; }
+
+static long monotonic_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+static void handshake_begin(struct zhub *h, struct zconn *c)
+{
+    c->handshake_due = monotonic_ms() + h->handshake_ms;
+    c->shake_prev = h->handshaking_last;
+    if (h->handshaking_last)
+        h->handshaking_last->shake_next = c;
+    else
+        h->handshaking = c;
+    h->handshaking_last = c;
+}
+
+static void handshake_end(struct zhub *h, struct zconn *c)
+{
+    if (c->shake_prev)
+        c->shake_prev->shake_next = c->shake_next;
+    else if (h->handshaking == c)
+        h->handshaking = c->shake_next;
+    else
+        return; /* not in the list */
+    if (c->shake_next)
+        c->shake_next->shake_prev = c->shake_prev;
+    else
+        h->handshaking_last = c->shake_prev;
+    c->shake_prev = c->shake_next = NULL;
+}
+
+void zhub_set_handshake_timeout(struct zhub *h, long ms) { h->handshake_ms = ms; }
 
 static void set_events(struct zconn *c, bool want_write)
 {
@@ -151,6 +195,7 @@ static void conn_close(struct zconn *c, const char *why, bool warn)
         resume_accepting(s->hub);
     if (c->id)
         HASH_DEL(s->by_id, c);
+    handshake_end(s->hub, c);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -308,6 +353,7 @@ static void on_ready(struct zconn *c, const struct zmtp_event *ev)
         return;
     }
     c->ready = true;
+    handshake_end(s->hub, c);
 }
 
 static void subscribe(struct zconn *c, struct span topic, bool add)
@@ -449,6 +495,7 @@ static void conn_open(struct zsock *s, int fd)
     if (s->conns)
         s->conns->prev = c;
     s->conns = c;
+    handshake_begin(s->hub, c);
     mark_dirty(c);
 }
 
@@ -489,6 +536,16 @@ static void on_accept(struct zsock *s)
             return;
         }
     }
+}
+
+long zhub_expire(struct zhub *h)
+{
+    if (!h->handshaking)
+        return -1;
+    long now = monotonic_ms();
+    while (h->handshaking && h->handshaking->handshake_due <= now)
+        conn_close(h->handshaking, "no ZMTP handshake in time", true);
+    return h->handshaking ? h->handshaking->handshake_due - now : -1;
 }
 
 void zhub_run(struct zhub *h)

@@ -57,6 +57,10 @@ int zhub_fd(const struct zhub *h);
 void zhub_run(struct zhub *h);
 /* Write what has been queued to each connection since the last flush. */
 void zhub_flush(struct zhub *h);
+/* Close connections whose ZMTP handshake has not come within the timeout
+ * (default 30 s, as libzmq). Returns ms until the next may expire, or -1. */
+long zhub_expire(struct zhub *h);
+void zhub_set_handshake_timeout(struct zhub *h, long ms);
 
 /* Listen on "tcp://HOST:PORT" (port 0: any) or "ipc://PATH". */
 struct zsock *zsock_bind(struct zhub *h, enum zsock_type type, const char *endpoint,

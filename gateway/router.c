@@ -164,30 +164,35 @@ long monotonic_ms(void)
     return now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
-/* Timed work: deferred busy statuses, the systemd watchdog and idle
- * culling. Returns how long the loop may sleep before it is due again
- * (-1: forever). */
+/* The sooner of two waits in ms, where -1 is "none". */
+static long sooner(long a, long b) { return a < 0 || (b >= 0 && b < a) ? b : a; }
+
+/* Timed work: handshakes that never came, deferred busy statuses, the
+ * systemd watchdog and idle culling. Returns how long the loop may sleep
+ * before it is due again (-1: forever). */
 static long run_timers(struct gateway *gw, int watchdog, long *next_watchdog, long *next_cull)
 {
+    long wait = zhub_expire(gw->zhub); /* no clock read unless a handshake is pending */
     if (watchdog <= 0 && gw->opts.cull_idle <= 0 && !gw->stopping && !gw->busy_len)
-        return -1; /* the usual case: no clock to read */
-    long now = monotonic_ms(), wait = requests_due_busy(gw, now);
+        return wait; /* the usual case */
+    long now = monotonic_ms();
+    wait = sooner(wait, requests_due_busy(gw, now));
     if (watchdog > 0) {
         if (now >= *next_watchdog) {
             systemd_watchdog_ping();
             *next_watchdog = now + watchdog;
         }
-        wait = *next_watchdog - now;
+        wait = sooner(wait, *next_watchdog - now);
     }
     if (gw->opts.cull_idle > 0) {
         if (now >= *next_cull) {
             frontends_cull_idle(gw);
             *next_cull = now + 1000;
         }
-        wait = wait < 0 || *next_cull - now < wait ? *next_cull - now : wait;
+        wait = sooner(wait, *next_cull - now);
     }
     if (gw->stopping)
-        wait = wait < 0 || wait > 50 ? 50 : wait;
+        wait = sooner(wait, 50);
     return wait;
 }
 

@@ -1026,6 +1026,41 @@ START_TEST(test_zsock_out_of_fds_waits_for_one_to_close)
 }
 END_TEST
 
+static bool closed_by_hub(void *arg)
+{
+    int fd = *(int *)arg;
+    char chunk[256];
+    zhub_expire(hub);
+    for (;;) {
+        ssize_t n = recv(fd, chunk, sizeof chunk, MSG_DONTWAIT);
+        if (n <= 0)
+            return n == 0;
+    }
+}
+
+/* A peer that connects and never completes its handshake is closed after
+ * the timeout (libzmq's ZMQ_HANDSHAKE_IVL); others are not. */
+START_TEST(test_zsock_handshake_timeout)
+{
+    char ep[112];
+    bind_sock(ZSOCK_ROUTER, TCP, ep);
+    zhub_set_handshake_timeout(hub, 50);
+    struct raw silent, talker;
+    raw_open(&silent, ep, NULL);
+    raw_open(&talker, ep, "DEALER");
+    ck_assert(raw_next(&talker));
+    ck_assert_int_eq(talker.ev.kind, ZMTP_READY);
+    ck_assert(zhub_expire(hub) >= 0); /* the silent one is still waited for */
+    ck_assert_msg(ztest_drive(hub, NULL, closed_by_hub, &silent.fd), "the silent peer was not closed");
+    ck_assert_int_eq(zhub_expire(hub), -1);
+    char byte;
+    ck_assert_int_eq(recv(talker.fd, &byte, 1, MSG_DONTWAIT), -1); /* open, nothing to read */
+    ck_assert(errno == EAGAIN || errno == EWOULDBLOCK);
+    raw_close(&silent);
+    raw_close(&talker);
+}
+END_TEST
+
 START_TEST(test_zsock_max_message)
 {
     char ep[112];
@@ -1187,6 +1222,7 @@ Suite *zsock_suite(void)
     tcase_add_test(tc, test_zsock_ping_pong);
     tcase_add_test(tc, test_zsock_libzmq_heartbeats_answered);
     tcase_add_test(tc, test_zsock_out_of_fds_waits_for_one_to_close);
+    tcase_add_test(tc, test_zsock_handshake_timeout);
     tcase_add_test(tc, test_zsock_max_message);
     tcase_add_test(tc, test_zsock_max_frames);
     tcase_add_test(tc, test_zsock_close_unlinks_ipc);
