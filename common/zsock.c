@@ -582,12 +582,12 @@ static int listen_tcp(const char *addr, char *err, size_t errlen)
         h[strlen(h) - 1] = '\0';
         h++;
     }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    /* As libzmq (ZMQ_IPV6 off): IPv4, unless the address is an IPv6 one;
+     * "localhost" is then 127.0.0.1, where clients look for it. */
+    struct addrinfo hints = {.ai_family = strchr(h, ':') ? AF_INET6 : AF_INET, .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV}, *res;
-    if (strcmp(h, "*") == 0) {
+    if (strcmp(h, "*") == 0)
         h = NULL;
-        hints.ai_family = AF_INET;
-    }
     int rc = getaddrinfo(h, colon + 1, &hints, &res);
     if (rc != 0) {
         snprintf(err, errlen, "%s: %s", addr, gai_strerror(rc));

@@ -435,6 +435,26 @@ END_TEST
 
 /* ---- ROUTER ---- */
 
+/* "localhost", "*" and "0.0.0.0" are IPv4, as libzmq binds them: clients
+ * connecting to 127.0.0.1 find the kernel. */
+START_TEST(test_zsock_bind_host_names)
+{
+    static const char *const hosts[] = {"localhost", "*", "0.0.0.0", "127.0.0.1"};
+    for (size_t i = 0; i < sizeof hosts / sizeof hosts[0]; i++) {
+        char endpoint[112], err[256], to[64];
+        snprintf(endpoint, sizeof endpoint, "tcp://%s:0", hosts[i]);
+        struct zsock_options o = options();
+        struct zsock *s = zsock_bind(hub, ZSOCK_REP, endpoint, &o, err, sizeof err);
+        ck_assert_msg(s != NULL, "%s: %s", endpoint, err);
+        snprintf(to, sizeof to, "tcp://127.0.0.1:%d", zsock_port(s));
+        void *req = peer(ZMQ_REQ, NULL, to);
+        send_str(req, hosts[i]);
+        EXPECT_ZMQ(req, hosts[i]);
+        zsock_close(s);
+    }
+}
+END_TEST
+
 START_TEST(test_zsock_router_routing_id)
 {
     char ep[112];
@@ -1207,6 +1227,7 @@ Suite *zsock_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_zsock_bind_endpoints);
+    tcase_add_test(tc, test_zsock_bind_host_names);
     tcase_add_loop_test(tc, test_zsock_router_routing_id, TCP, IPC + 1);
     tcase_add_loop_test(tc, test_zsock_router_generated_identity, TCP, IPC + 1);
     tcase_add_test(tc, test_zsock_router_generated_identity_skips_a_chosen_one);
