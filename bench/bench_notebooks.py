@@ -34,7 +34,9 @@ client is driven from this one process with a zmq.Poller over all sockets.
                  messages to every notebook (one kernel-wide topic), so with N
                  notebooks this client receives N copies of each; a second run
                  with one shared SUB socket per kernel removes those copies
-                 (a diagnostic: the target is judged on the first).
+                 (a diagnostic). A third runs `serve` with each notebook
+                 attached (`attach -f FILE`: its own sockets, no copies), and
+                 a fourth N ipykernels, one per notebook; executes/s ratios.
   4. cores       a pure-Python CPU loop calibrated to ~1 s: one alone, two one
                  after the other, two at once from two notebooks on different
                  workers (ipykernel: two kernels); speedup = sequential / at once.
@@ -825,13 +827,34 @@ def throughput(b, part, shared_iopub=False):
             grow_gateway(hub, k, notebooks, n, args.timeout)
             status(f"throughput: {n} notebooks at once, {args.duration:g} s"
                    f"{' (one shared iopub socket)' if shared_iopub else ''} ...")
-            rows.append(throughput_run(hub, k, notebooks, args))
+            rows.append(throughput_run(hub, [k], notebooks, args))
         b.stop_kernels(hub, [k], "throughput")
     except BenchError as e:
         b.fail(part, e, [k] if k else [])
     finally:
         hub.close()
         if k is not None:
+            k.cleanup()
+    return rows
+
+
+def throughput_ipykernel(b, part):
+    """As throughput(), with N ipykernels for N notebooks (one each)."""
+    args = b.args
+    hub = Hub(b.channels)
+    kernels, notebooks, rows = [], [], []
+    try:
+        for n in args.throughput_counts:
+            start_ipykernels(b, hub, n - len(kernels), args.timeout, kernels, notebooks)
+            hub.execute_all(notebooks, "x = 1", args.timeout, kernels)
+            status(f"throughput: {n} ipykernels at once, {args.duration:g} s ...")
+            rows.append(throughput_run(hub, kernels, notebooks, args))
+        b.stop_kernels(hub, kernels, "throughput ipykernel")
+    except BenchError as e:
+        b.fail(part, e, kernels)
+    finally:
+        hub.close()
+        for k in kernels:
             k.cleanup()
     return rows
 
@@ -863,7 +886,7 @@ def throughput_serve(b, part):
                 hub.subscribe([nb], nb, args.timeout, [serve, a])
             hub.execute_all(notebooks, "x = 1", args.timeout, [serve])
             status(f"throughput: {n} notebooks at once, {args.duration:g} s (serve, attached) ...")
-            rows.append(throughput_run(hub, serve, notebooks, args))
+            rows.append(throughput_run(hub, [serve], notebooks, args))
         b.stop_kernels(hub, attached, "throughput (serve)")
     except BenchError as e:
         b.fail(part, e, [serve] + attached)
@@ -877,7 +900,8 @@ def throughput_serve(b, part):
     return rows
 
 
-def throughput_run(hub, k, notebooks, args):
+def throughput_run(hub, kernels, notebooks, args):
+    """kernels: the processes serving the notebooks (their CPU is counted)."""
     state = {"stop": False, "active": 0}
     reqs = []
 
@@ -893,24 +917,25 @@ def throughput_run(hub, k, notebooks, args):
         state["active"] += 1
         nb.execute("1", cb=on_done)
     warm_end = time.perf_counter() + min(1.0, args.duration / 2)
-    hub.run_until(lambda: time.perf_counter() >= warm_end, args.timeout, [k], "throughput warm-up")
+    hub.run_until(lambda: time.perf_counter() >= warm_end, args.timeout, kernels, "throughput warm-up")
     gc_was = gc.isenabled()
     gc.disable()
     try:
         ru0 = resource.getrusage(resource.RUSAGE_SELF)
-        cpu0 = tree_cpu_s([k.proc.pid])
+        pids = [k.proc.pid for k in kernels]
+        cpu0 = tree_cpu_s(pids)
         t0 = time.perf_counter()
         t_stop = t0 + args.duration
-        hub.run_until(lambda: time.perf_counter() >= t_stop, args.duration + args.timeout, [k],
+        hub.run_until(lambda: time.perf_counter() >= t_stop, args.duration + args.timeout, kernels,
                       f"throughput with {len(notebooks)} notebooks")
         state["stop"] = True
-        hub.run_until(lambda: state["active"] == 0, args.timeout, [k],
+        hub.run_until(lambda: state["active"] == 0, args.timeout, kernels,
                       "throughput: last requests")
         # Only the requests sent in [t0, t_stop) count, for every figure.
         window = [r for r in reqs if t0 <= r.t0 < t_stop]
         t_last = max(max(r.t_reply, r.t_idle) for r in window)
         ru1 = resource.getrusage(resource.RUSAGE_SELF)
-        cpu1 = tree_cpu_s([k.proc.pid])
+        cpu1 = tree_cpu_s(pids)
     finally:
         if gc_was:
             gc.enable()
@@ -1231,6 +1256,7 @@ def main():
             R["throughput_shared_iopub"] = throughput(b, "throughput (shared iopub)",
                                                       shared_iopub=True)
             R["throughput_serve"] = throughput_serve(b, "throughput (serve)")
+            R["throughput_ipykernel"] = throughput_ipykernel(b, "throughput (ipykernel)")
         if part_load("4"):
             g, ipy, k_iters = cores(b, "cores")
             R["cores"] = {"gateway": g, "ipykernel": ipy, "k": k_iters}
@@ -1333,7 +1359,8 @@ def main():
     tp = R.get("throughput")
     tps = R.get("throughput_shared_iopub")
     tsv = R.get("throughput_serve")
-    if tp or tps or tsv:
+    tipy = R.get("throughput_ipykernel")
+    if tp or tps or tsv or tipy:
         print(f"\n3. Throughput of `1` on the shared gateway ({args.workers} workers), each "
               f"notebook one request in flight, {args.duration:g} s")
         cols = ("iopub", "notebooks", "executes", "exec/s", "p50 ms", "p99 ms", "max ms",
@@ -1344,7 +1371,7 @@ def main():
                       f"{r['workers_cpu_pct']:.0f}",
                       f"{r['kernel_cpu_us_per_exec']:.0f}", f"{r['client_cpu_pct']:.0f}")
                      for label, rows in (("per notebook", tp or []), ("one shared", tps or []),
-                                         ("serve", tsv or []))
+                                         ("serve", tsv or []), ("ipykernel", tipy or []))
                      for r in rows])
         print("  (latency: send -> execute_reply and status idle. iopub per notebook: every "
               "notebook has its SUB socket,\n   and the gateway publishes every message to "
@@ -1352,7 +1379,8 @@ def main():
               "same CPUs, receives N copies of each. One shared: a single SUB socket per kernel "
               "for all\n   notebooks, a diagnostic that removes those copies. serve: the gateway "
               "as a service, each notebook\n   attached with sockets of its own (`serve` + "
-              "`attach`, the team-server set-up): no copies.)")
+              "`attach`, the team-server set-up): no copies.\n   ipykernel: a kernel per "
+              "notebook; its CPU is counted under 'router'.)")
 
     co = R.get("cores")
     if co and (co.get("gateway") or co.get("ipykernel")):
@@ -1438,7 +1466,7 @@ def main():
                    (iso.get(key) or {}).get("max_ms"), lambda v: v <= TARGET_ISOLATION_MS,
                    f"<= {TARGET_ISOLATION_MS:g} ms")
 
-    if mem or nn or (co and co.get("ipykernel")):
+    if mem or nn or tipy or (co and co.get("ipykernel")):
         print("\nRatios vs ipykernel")
     if mem:
         for n in (8, 32):
@@ -1457,6 +1485,12 @@ def main():
         for key, label in (("shared", "shared"), ("isolate", "--isolate")):
             ratio(f"new notebook: ipykernel new kernel / gateway {label}", f"new_{key}",
                   ipy, (nn.get(key) or {}).get("median_ms"))
+    for label, rows in (("launch", tp), ("serve", tsv)):
+        for r in rows or []:
+            ipy = next((i for i in tipy or [] if i["notebooks"] == r["notebooks"]), None)
+            if ipy:
+                ratio(f"executes/s at {r['notebooks']} notebooks: gateway {label} / ipykernel",
+                      f"throughput_{r['notebooks']}_{label}", r["executes_per_s"], ipy["executes_per_s"])
     if co and co.get("gateway") and co.get("ipykernel"):
         ratio("CPU-bound cell alone, time: gateway / ipykernel", "cpu_alone_time",
               co["gateway"]["alone_s"], co["ipykernel"]["alone_s"])
