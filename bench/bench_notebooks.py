@@ -628,6 +628,36 @@ def status(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
+class Part:
+    """One part of the benchmark, as a context: the kernels it starts are
+    recorded; a BenchError inside fails the part (with their output) and
+    lets the run go on; at the end the hub is closed and every kernel it
+    started is stopped (by PID) and its files removed."""
+
+    def __init__(self, b, name, hub):
+        self.b, self.name, self.hub = b, name, hub
+        self.kernels = []
+
+    def start(self, label, argv_for):
+        k = self.b.start_kernel(label, argv_for)
+        self.kernels.append(k)
+        return k
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, tb):
+        failed = kind is not None and issubclass(kind, BenchError)
+        try:
+            if failed:
+                self.b.fail(self.name, error, self.kernels)
+        finally:
+            self.hub.close()
+            for k in self.kernels:
+                k.cleanup()
+        return failed
+
+
 # --------------------------------------------------------------------------
 # 1. memory per notebook
 
@@ -647,10 +677,9 @@ def settle_and_read(roots, settle):
 def memory_gateway(b, label, argv_for, counts, part, channels=None):
     args = b.args
     hub = Hub(channels or b.channels)
-    k = None
     rows = []
-    try:
-        k = b.start_kernel(label, argv_for)
+    with Part(b, part, hub) as run:
+        k = run.start(label, argv_for)
         notebooks = []
         for n in counts:
             status(f"memory: {label}: {n} notebooks ...")
@@ -665,12 +694,6 @@ def memory_gateway(b, label, argv_for, counts, part, channels=None):
                      foreign_iopub=sum(nb.foreign for nb in notebooks))
             rows.append(m)
         b.stop_kernels(hub, [k], f"memory {label}")
-    except BenchError as e:
-        b.fail(part, e, [k] if k else [])
-    finally:
-        hub.close()
-        if k is not None:
-            k.cleanup()
     return rows
 
 
@@ -712,9 +735,9 @@ def start_ipykernels(b, hub, n, timeout, kernels, notebooks):
 def memory_ipykernel(b, counts, part):
     args = b.args
     hub = Hub(b.channels)
-    kernels, notebooks = [], []
-    rows = []
-    try:
+    notebooks, rows = [], []
+    with Part(b, part, hub) as run:
+        kernels = run.kernels
         for n in counts:
             status(f"memory: ipykernel: {n} kernels ...")
             t = time.perf_counter()
@@ -726,12 +749,6 @@ def memory_ipykernel(b, counts, part):
             m.update(notebooks=n, grow_s=t_grow)
             rows.append(m)
         b.stop_kernels(hub, kernels, "memory ipykernel")
-    except BenchError as e:
-        b.fail(part, e, kernels)
-    finally:
-        hub.close()
-        for k in kernels:
-            k.cleanup()
     return rows
 
 
@@ -754,10 +771,9 @@ def add_marginals(rows):
 def new_notebook_gateway(b, label, argv_for, part):
     args = b.args
     hub = Hub(b.channels)
-    k = None
     samples, to_idle = [], []
-    try:
-        k = b.start_kernel(label, argv_for)
+    with Part(b, part, hub) as run:
+        k = run.start(label, argv_for)
         notebooks = []
         grow_gateway(hub, k, notebooks, 8, args.timeout)
         status(f"new notebook: {label}: {args.new_runs} new sessions on a kernel serving 8 ...")
@@ -774,12 +790,6 @@ def new_notebook_gateway(b, label, argv_for, part):
                 samples.append(r.reply_ms())
                 to_idle.append(r.done_ms())
         b.stop_kernels(hub, [k], f"new notebook {label}")
-    except BenchError as e:
-        b.fail(part, e, [k] if k else [])
-    finally:
-        hub.close()
-        if k is not None:
-            k.cleanup()
     return summarize(samples, extra={"to_idle_median_ms": statistics.median(to_idle)
                                      if to_idle else None})
 
@@ -818,10 +828,9 @@ def new_kernel_startup(b, name, argv_for, runs, part):
 def throughput(b, part, shared_iopub=False):
     args = b.args
     hub = Hub(b.channels, shared_iopub=shared_iopub)
-    k = None
     rows = []
-    try:
-        k = b.start_kernel("akernel-gateway", b.gateway_argv(isolate=False))
+    with Part(b, part, hub) as run:
+        k = run.start("akernel-gateway", b.gateway_argv(isolate=False))
         notebooks = []
         for n in args.throughput_counts:
             grow_gateway(hub, k, notebooks, n, args.timeout)
@@ -829,12 +838,6 @@ def throughput(b, part, shared_iopub=False):
                    f"{' (one shared iopub socket)' if shared_iopub else ''} ...")
             rows.append(throughput_run(hub, [k], notebooks, args))
         b.stop_kernels(hub, [k], "throughput")
-    except BenchError as e:
-        b.fail(part, e, [k] if k else [])
-    finally:
-        hub.close()
-        if k is not None:
-            k.cleanup()
     return rows
 
 
@@ -842,20 +845,15 @@ def throughput_ipykernel(b, part):
     """As throughput(), with N ipykernels for N notebooks (one each)."""
     args = b.args
     hub = Hub(b.channels)
-    kernels, notebooks, rows = [], [], []
-    try:
+    notebooks, rows = [], []
+    with Part(b, part, hub) as run:
+        kernels = run.kernels
         for n in args.throughput_counts:
             start_ipykernels(b, hub, n - len(kernels), args.timeout, kernels, notebooks)
             hub.execute_all(notebooks, "x = 1", args.timeout, kernels)
             status(f"throughput: {n} ipykernels at once, {args.duration:g} s ...")
             rows.append(throughput_run(hub, kernels, notebooks, args))
         b.stop_kernels(hub, kernels, "throughput ipykernel")
-    except BenchError as e:
-        b.fail(part, e, kernels)
-    finally:
-        hub.close()
-        for k in kernels:
-            k.cleanup()
     return rows
 
 
@@ -867,10 +865,10 @@ def throughput_serve(b, part):
     args = b.args
     hub = Hub(b.channels)
     sock = os.path.join(b.scratch, "serve.sock")
-    serve = b.start_kernel("akernel-gateway serve",
-                           lambda f: [b.gw, "serve", "--socket", sock, "--workers", str(args.workers)])
     attached, notebooks, rows = [], [], []
-    try:
+    with Part(b, part, hub) as run:
+        serve = run.start("akernel-gateway serve",
+                          lambda f: [b.gw, "serve", "--socket", sock, "--workers", str(args.workers)])
         deadline = time.perf_counter() + args.timeout
         while not os.path.exists(sock):
             if serve.exited() or time.perf_counter() > deadline:
@@ -878,8 +876,8 @@ def throughput_serve(b, part):
             time.sleep(0.01)
         for n in args.throughput_counts:
             while len(notebooks) < n:
-                a = b.start_kernel("akernel-gateway attach",
-                                   lambda f: [b.gw, "attach", "--socket", sock, "-f", f])
+                a = run.start("akernel-gateway attach",
+                              lambda f: [b.gw, "attach", "--socket", sock, "-f", f])
                 attached.append(a)
                 nb = Notebook(hub, a)
                 notebooks.append(nb)
@@ -888,15 +886,8 @@ def throughput_serve(b, part):
             status(f"throughput: {n} notebooks at once, {args.duration:g} s (serve, attached) ...")
             rows.append(throughput_run(hub, [serve], notebooks, args))
         b.stop_kernels(hub, attached, "throughput (serve)")
-    except BenchError as e:
-        b.fail(part, e, [serve] + attached)
-    finally:
-        hub.close()
-        for a in attached:
-            a.cleanup()
         serve.stop()  # SIGTERM: the service stops
         b.scan_log(serve, "throughput (serve)")
-        serve.cleanup()
     return rows
 
 
@@ -1010,9 +1001,8 @@ def cores(b, part):
     args = b.args
     g, ipy, k_iters = {}, {}, None
     hub = Hub(b.channels)
-    k = None
-    try:
-        k = b.start_kernel("akernel-gateway", b.gateway_argv(isolate=False))
+    with Part(b, part, hub) as run:
+        k = run.start("akernel-gateway", b.gateway_argv(isolate=False))
         notebooks = []
         grow_gateway(hub, k, notebooks, 2, args.timeout)
         pids = [pid_of(hub, nb, args.timeout, [k]) for nb in notebooks]
@@ -1025,12 +1015,6 @@ def cores(b, part):
         g = cpu_runs(hub, notebooks[0], notebooks[1], code, args.cpu_reps, args.timeout, [k])
         g.update(worker_pids=pids, k=k_iters)
         b.stop_kernels(hub, [k], "cores akernel-gateway")
-    except BenchError as e:
-        b.fail(part, e, [k] if k else [])
-    finally:
-        hub.close()
-        if k is not None:
-            k.cleanup()
     if k_iters is None:
         return g, ipy, k_iters
     # Reference: the same loop in a plain /usr/bin/python3 (timed inside it).
@@ -1048,20 +1032,13 @@ def cores(b, part):
     if plain:
         g["plain_python_alone_s"] = statistics.median(plain)
     hub = Hub(b.channels)
-    kernels = []
-    try:
-        notebooks = []
+    with Part(b, part + " (ipykernel)", hub) as run:
+        kernels, notebooks = run.kernels, []
         start_ipykernels(b, hub, 2, args.timeout, kernels, notebooks)
         code = f"sum(i*i for i in range({k_iters}))"
         status(f"cores: ipykernel (two kernels), {code} x {args.cpu_reps} ...")
         ipy = cpu_runs(hub, notebooks[0], notebooks[1], code, args.cpu_reps, args.timeout, kernels)
         b.stop_kernels(hub, kernels, "cores ipykernel")
-    except BenchError as e:
-        b.fail(part + " (ipykernel)", e, kernels)
-    finally:
-        hub.close()
-        for kk in kernels:
-            kk.cleanup()
     return g, ipy, k_iters
 
 
@@ -1088,10 +1065,9 @@ def trivial_samples(hub, nb, n, timeout, kernels, spacing, while_req=None):
 def isolation(b, part):
     args = b.args
     hub = Hub(b.channels)
-    k = None
     res = {}
-    try:
-        k = b.start_kernel("akernel-gateway", b.gateway_argv(isolate=False))
+    with Part(b, part, hub) as run:
+        k = run.start("akernel-gateway", b.gateway_argv(isolate=False))
         notebooks = []
         grow_gateway(hub, k, notebooks, 2, args.timeout)
         pids = [pid_of(hub, nb, args.timeout, [k]) for nb in notebooks]
@@ -1131,12 +1107,6 @@ def isolation(b, part):
                 "long_cell_ms": long_req.reply_ms(), "probe_pid": pids[pair[1]],
                 "long_pid": pids[pair[0]]})
         b.stop_kernels(hub, [k], "isolation")
-    except BenchError as e:
-        b.fail(part, e, [k] if k else [])
-    finally:
-        hub.close()
-        if k is not None:
-            k.cleanup()
     return res
 
 
