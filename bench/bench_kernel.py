@@ -350,6 +350,19 @@ def send_signed(sock, session, session_id, msg_type, content):
     return msg_id
 
 
+def parse_signed(frames, session, who):
+    """(msg_type, parent msg_id, raw content) of a received message whose
+    signature is checked; BenchError (naming `who`) if it is not valid."""
+    try:
+        i = frames.index(DELIM)
+    except ValueError:
+        raise BenchError(f"{who}: a message without {DELIM!r}") from None
+    parts = frames[i + 2:i + 6]
+    if len(parts) != 4 or not hmac.compare_digest(frames[i + 1], session.sign(parts)):
+        raise BenchError(f"{who}: a message with a bad signature")
+    return json.loads(parts[0])["msg_type"], json.loads(parts[1]).get("msg_id"), parts[3]
+
+
 def recv_frames(sock):
     """The frames of one waiting multipart message, or None (never blocks)."""
     if not _get(sock, _EVENTS) & _POLLIN:
@@ -401,18 +414,7 @@ class RawClient:
     def recv(self, sock):
         """One waiting message, or None: (msg_type, parent msg_id, raw content)."""
         frames = recv_frames(sock)
-        if frames is None:
-            return None
-        try:
-            i = frames.index(DELIM)
-        except ValueError:
-            raise BenchError(f"{self.kernel.name}: a message without {DELIM!r}") from None
-        parts = frames[i + 2:i + 6]
-        if len(parts) != 4 or not hmac.compare_digest(frames[i + 1], self.session.sign(parts)):
-            raise BenchError(f"{self.kernel.name}: a message with a bad signature")
-        header = json.loads(parts[0])
-        parent = json.loads(parts[1])
-        return header["msg_type"], parent.get("msg_id"), parts[3]
+        return None if frames is None else parse_signed(frames, self.session, self.kernel.name)
 
     def request(self, msg_type, content, timeout, want_idle=True):
         """Send on shell; wait for the reply (and status idle on iopub with the

@@ -52,7 +52,6 @@ with the kernel's output) and the script exit 1.
 
 import argparse
 import gc
-import hmac
 import json
 import os
 import platform
@@ -292,14 +291,7 @@ class Notebook:
 
 
     def _parse(self, frames):
-        try:
-            i = frames.index(DELIM)
-        except ValueError:
-            raise BenchError(f"{self.kernel.name}: a message without {DELIM!r}") from None
-        parts = frames[i + 2:i + 6]
-        if len(parts) != 4 or not hmac.compare_digest(frames[i + 1], self.session.sign(parts)):
-            raise BenchError(f"{self.kernel.name}: a message with a bad signature")
-        return json.loads(parts[0])["msg_type"], json.loads(parts[1]).get("msg_id"), parts[3]
+        return bk.parse_signed(frames, self.session, self.kernel.name)
 
     def on_shell(self, now):
         while (frames := bk.recv_frames(self.shell)) is not None:

@@ -31,7 +31,7 @@ struct jmsg {
     bool too_many_frames;
     size_t size;         /* bytes in all frames, as received */
     size_t size_limit;   /* frames past this total were dropped on arrival */
-    size_t nidents; /* frames[0 .. nidents) route the reply */
+    size_t nidents; /* frames[0 .. nidents) route the reply: pass them as they are */
     size_t sig;     /* index of the signature frame */
     json_t *header, *parent, *metadata, *content;
     const char *msg_type, *msg_id, *session; /* owned by header */
@@ -65,14 +65,6 @@ enum jmsg_error jmsg_parse(struct jmsg *m, struct signer *signer, struct replay_
 void jmsg_close(struct jmsg *m);
 
 static inline struct span jmsg_frame(const struct jmsg *m, size_t i) { return m->frames[i]; }
-/* The routing identities, as spans into the frames; `idents` must have
- * room for m->nidents. Returns m->nidents. */
-static inline size_t jmsg_idents(const struct jmsg *m, struct span *idents)
-{
-    for (size_t i = 0; i < m->nidents; i++)
-        idents[i] = jmsg_frame(m, i);
-    return m->nidents;
-}
 /* The raw header frame: what replies and outputs carry as parent_header. */
 static inline struct span jmsg_header_raw(const struct jmsg *m) { return jmsg_frame(m, m->sig + 1); }
 static inline struct span jmsg_metadata_raw(const struct jmsg *m) { return jmsg_frame(m, m->sig + 3); }

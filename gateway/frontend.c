@@ -163,10 +163,8 @@ static void handle_shutdown(struct frontend *fe, enum connfile_channel ch, const
     char content[64];
     snprintf(content, sizeof content, "{\"status\":\"ok\",\"restart\":%s}", restart ? "true" : "false");
     struct span parent = jmsg_header_raw(m);
-    struct span idents[JMSG_MAX_FRAMES];
-    size_t nidents = jmsg_idents(m, idents);
     publish_status(fe, parent, "busy");
-    reply_send(fe, ch, idents, nidents, "shutdown_reply", parent, span_str(content));
+    reply_send(fe, ch, m->frames, m->nidents, "shutdown_reply", parent, span_str(content));
     publish(fe, "shutdown_reply", parent, span_str(content), span_str(""), NULL, 0);
     publish_status(fe, parent, "idle");
     /* serve: the frontend goes (with its namespaces); its attach process
@@ -208,14 +206,12 @@ void frontend_interrupt(struct frontend *fe, const char *sid)
 static void handle_interrupt(struct frontend *fe, enum connfile_channel ch, const struct jmsg *m)
 {
     struct span parent = jmsg_header_raw(m);
-    struct span idents[JMSG_MAX_FRAMES];
-    size_t nidents = jmsg_idents(m, idents);
     publish_status(fe, parent, "busy");
     /* In multi mode a session interrupts its own cells; a request from a
      * session with no cells here (a kernel manager) interrupts all of the
      * frontend's. */
     frontend_interrupt(fe, (fe->gw->opts.modes & MODE_MULTI) ? m->session : NULL);
-    reply_send(fe, ch, idents, nidents, "interrupt_reply", parent, span_str("{\"status\":\"ok\"}"));
+    reply_send(fe, ch, m->frames, m->nidents, "interrupt_reply", parent, span_str("{\"status\":\"ok\"}"));
     publish_status(fe, parent, "idle");
 }
 

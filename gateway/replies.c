@@ -117,9 +117,7 @@ char *kernel_info_content(const struct gateway_options *o)
 void answer_kernel_info(struct frontend *fe, enum connfile_channel ch, const struct jmsg *m)
 {
     struct span parent = jmsg_header_raw(m);
-    struct span idents[JMSG_MAX_FRAMES];
-    size_t nidents = jmsg_idents(m, idents);
     publish_status(fe, parent, "busy");
-    reply_send(fe, ch, idents, nidents, "kernel_info_reply", parent, span_str(fe->gw->kernel_info));
+    reply_send(fe, ch, m->frames, m->nidents, "kernel_info_reply", parent, span_str(fe->gw->kernel_info));
     publish_status(fe, parent, "idle");
 }
