@@ -12,10 +12,10 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 #include <uthash.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/zmtp.h"
 
@@ -123,13 +123,6 @@ void zhub_free(struct zhub *h)
 }
 
 int zhub_fd(const struct zhub *h) { return h->epfd; }
-
-static long monotonic_ms(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
 
 static void handshake_begin(struct zhub *h, struct zconn *c)
 {

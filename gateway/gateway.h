@@ -28,6 +28,7 @@
 #include "common/auth.h"
 #include "common/buf.h"
 #include "common/chan.h"
+#include "common/clock.h"
 #include "common/connfile.h"
 #include "common/jmsg.h"
 #include "common/log.h"
@@ -147,7 +148,6 @@ struct gateway {
 /* router.c */
 void gateway_request_stop(struct gateway *gw);
 void gateway_poll_changed(struct gateway *gw);
-long monotonic_ms(void);
 
 /* frontend.c */
 struct frontend *frontend_open(struct gateway *gw, struct connfile *cf, const struct owner *owner,

@@ -157,13 +157,6 @@ static bool past(const struct timespec *deadline)
            (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
 }
 
-long monotonic_ms(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
 /* The sooner of two waits in ms, where -1 is "none". */
 static long sooner(long a, long b) { return a < 0 || (b >= 0 && b < a) ? b : a; }
 
