@@ -47,6 +47,7 @@ from . import analysis, outputs
 
 FORMAT = b"akernel-gateway cache 1"
 DEFAULT_SIZE = 1 << 30
+LOCK_TIMEOUT = 30  # seconds a worker waits for another to release the store
 
 
 class Uncacheable(Exception):
@@ -166,8 +167,9 @@ class Store:
     def __init__(self, directory: str, size_limit: int):
         os.makedirs(directory, exist_ok=True)
         self.size_limit = size_limit
-        self.db = sqlite3.connect(os.path.join(directory, "cache.sqlite3"), timeout=30, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db = sqlite3.connect(os.path.join(directory, "cache.sqlite3"), timeout=LOCK_TIMEOUT,
+                                  isolation_level=None)
+        self._use_wal()
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript("""
             CREATE TABLE IF NOT EXISTS entries (key BLOB PRIMARY KEY, value BLOB NOT NULL,
@@ -176,6 +178,19 @@ class Store:
             CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
             INSERT OR IGNORE INTO counters VALUES ('hits', 0), ('misses', 0);
         """)
+
+    def _use_wal(self) -> None:
+        """Switch the file to WAL (it stays so). SQLite answers "locked" at
+        once, without waiting, when another process is switching it too or
+        holds a write lock: retry until LOCK_TIMEOUT."""
+        deadline = time.monotonic() + LOCK_TIMEOUT
+        while self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            try:
+                self.db.execute("PRAGMA journal_mode=WAL")
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.005)
 
     def get(self, key: bytes):
         row = self.db.execute("SELECT value FROM entries WHERE key = ?", (key,)).fetchone()
