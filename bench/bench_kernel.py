@@ -22,8 +22,18 @@ For each kernel it measures
   latency    on one running kernel, 200 warm-up then --iterations
              execute_request of `1`, each waiting for the execute_reply on
              shell AND status idle on iopub for that request (p50, p99, mean).
-             The three kernels run at once and take turns in blocks of
-             --block executes, so load changes on the machine hit all alike.
+             The kernels run at once and take turns in blocks of --block
+             executes, so load changes on the machine hit all alike;
+  split      the latency pass again with the client on CPU 0 and every kernel
+             (all its processes) on CPU 1 (--no-split skips it). Unpinned,
+             the scheduler decides where each process wakes, and a wake-up
+             across CPUs costs far more than one within a CPU on some
+             machines (a VM's virtual CPUs above all): the null kernel is one
+             process, the gateway two (router and worker), so the unpinned
+             difference mixes the gateway's own cost with where the scheduler
+             put it. The split pass gives both kernels the same placement.
+             Last, a pipe round trip between two processes, on one CPU and
+             across two, shows what a cross-CPU wake-up costs on this machine.
 
 The latency client is the same for every kernel: raw pyzmq sockets, messages
 signed with jupyter_client.session.Session.sign (HMAC-SHA256) and every
@@ -126,8 +136,9 @@ class Kernel:
     forks (akernel-gateway's zygote and workers) can be signalled as one
     process group, whose id is the kernel's PID."""
 
-    def __init__(self, name, argv_for, env):
+    def __init__(self, name, argv_for, env, cpus=None):
         self.name = name
+        self.cpus = cpus  # CPUs the process (and all it forks) may run on; None: any
         self.dir = tempfile.mkdtemp(prefix="akg-bench-")
         self.connfile = os.path.join(self.dir, "kernel.json")
         self.key = secrets.token_hex(32).encode()
@@ -145,9 +156,12 @@ class Kernel:
     def start(self):
         log = open(self.log_path, "wb")
         try:
+            cpus = self.cpus
             self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=log,
                                          stderr=subprocess.STDOUT, env=self.env,
-                                         start_new_session=True)
+                                         start_new_session=True,
+                                         preexec_fn=(lambda: os.sched_setaffinity(0, cpus))
+                                         if cpus else None)
         finally:
             log.close()
         LIVE[self.proc.pid] = self
@@ -513,10 +527,10 @@ class LatencyRun:
     at once and take turns in blocks of --block executes, so that a change in
     the machine's load during the run touches all of them alike."""
 
-    def __init__(self, name, argv_for, env, args):
+    def __init__(self, name, argv_for, env, args, cpus=None):
         self.name = name
         self.args = args
-        self.kernel = Kernel(name, argv_for, env)
+        self.kernel = Kernel(name, argv_for, env, cpus)
         self.client = None
         self.samples = []
         self.result = {}
@@ -576,21 +590,28 @@ class LatencyRun:
         self.kernel.cleanup()
 
 
-def measure_latency(specs, env, args, results, errors):
+def measure_latency(specs, env, args, results, errors, split=False):
+    """The latency pass. With split, the client runs on CPU 0 and every
+    kernel (with all its processes) on CPU 1, so that each kernel's messages
+    cross between CPUs alike; without, the scheduler places everyone."""
     runs = []
+    client_cpus = os.sched_getaffinity(0)
+    if split:
+        os.sched_setaffinity(0, {0})  # zmq's I/O threads, made later, inherit it
     try:
         for name, argv_for in specs:
             if name in errors:
                 continue
-            run = LatencyRun(name, argv_for, env, args)
+            run = LatencyRun(name, argv_for, env, args, cpus={1} if split else None)
             runs.append(run)
             try:
                 run.start()
             except BenchError as e:
                 errors[name] = str(e)
         live = [r for r in runs if r.name not in errors]
-        print(f"latency: {WARMUP} warm-up + {args.iterations} executes per kernel, "
-              f"interleaved in blocks of {args.block} ...", file=sys.stderr)
+        print(f"latency{' (client on CPU 0, kernels on CPU 1)' if split else ''}: {WARMUP} warm-up + "
+              f"{args.iterations} executes per kernel, interleaved in blocks of {args.block} ...",
+              file=sys.stderr)
         for r in live:
             try:
                 r.run(WARMUP, timed=False)
@@ -613,10 +634,47 @@ def measure_latency(specs, env, args, results, errors):
         for r in runs:
             if r.name not in errors:
                 r.finish()
-                results[r.name].update(r.result)
+                if split:
+                    results[r.name]["split"] = r.result
+                else:
+                    results[r.name].update(r.result)
     finally:
         for r in runs:
             r.close()
+        os.sched_setaffinity(0, client_cpus)
+
+
+def wakeup_cost_us(rounds=2000):
+    """Median round trip of one byte between two processes over pipes, on
+    one CPU and across two: what a wake-up across CPUs costs here."""
+    def round_trip(cpus_a, cpus_b):
+        ping, pong = os.pipe(), os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.sched_setaffinity(0, cpus_b)
+                while os.read(ping[0], 1) == b"x":
+                    os.write(pong[1], b"x")
+            finally:
+                os._exit(0)
+        saved = os.sched_getaffinity(0)
+        try:
+            os.sched_setaffinity(0, cpus_a)
+            samples = []
+            for _ in range(rounds):
+                t = time.perf_counter_ns()
+                os.write(ping[1], b"x")
+                os.read(pong[0], 1)
+                samples.append((time.perf_counter_ns() - t) / 1000.0)
+                time.sleep(0.0001)  # let both CPUs go idle, as between requests
+            os.write(ping[1], b"q")
+        finally:
+            os.sched_setaffinity(0, saved)
+            os.waitpid(pid, 0)
+            for fd in ping + pong:
+                os.close(fd)
+        return statistics.median(samples)
+    return round_trip({0}, {0}), round_trip({0}, {1})
 
 
 # --------------------------------------------------------------------------
@@ -642,6 +700,8 @@ def main():
                     help="latency: executes per kernel per turn (default: 100)")
     ap.add_argument("--kernels", default="akernel-gateway,ipykernel,null,null-libzmq",
                     help="comma-separated subset to run")
+    ap.add_argument("--no-split", action="store_true",
+                    help="skip the latency pass with the client on CPU 0 and kernels on CPU 1")
     args = ap.parse_args()
 
     build = os.path.abspath(args.build)
@@ -692,6 +752,10 @@ def main():
                     first_exec_median_ms=statistics.median(first),
                     first_exec_runs_ms=first)
         measure_latency(specs, env, args, results, errors)
+        split = not args.no_split and {0, 1} <= os.sched_getaffinity(0)
+        if split:
+            measure_latency(specs, env, args, results, errors, split=True)
+            wake_same, wake_split = wakeup_cost_us()
     finally:
         kill_all_live()
         shutil.rmtree(scratch, ignore_errors=True)
@@ -705,7 +769,7 @@ def main():
           f"libzmq {zmq.zmq_version()}, Python {platform.python_version()}, "
           f"{os.cpu_count()} CPUs, load avg {load_before[0]:.2f} -> {load_after[0]:.2f}")
     cols = ("kernel", "start-up med ms", "start-up min ms", "1st exec med ms",
-            "p50 us", "p99 us", "mean us")
+            "p50 us", "p99 us", "mean us", "split p50 us", "split p99 us")
     rows = []
     for name, _ in specs:
         r = results[name]
@@ -713,7 +777,8 @@ def main():
         rows.append((label, fmt(r.get("startup_median_ms"), ".1f"),
                      fmt(r.get("startup_min_ms"), ".1f"), fmt(r.get("first_exec_median_ms"), ".1f"),
                      fmt(r.get("p50_us"), ".1f"), fmt(r.get("p99_us"), ".1f"),
-                     fmt(r.get("mean_us"), ".1f")))
+                     fmt(r.get("mean_us"), ".1f"), fmt(r.get("split", {}).get("p50_us"), ".1f"),
+                     fmt(r.get("split", {}).get("p99_us"), ".1f")))
     widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(cols)]
     line = "  ".join(c.ljust(widths[0]) if i == 0 else c.rjust(widths[i])
                      for i, c in enumerate(cols))
@@ -743,9 +808,17 @@ def main():
     target("p50 latency ipykernel / akernel-gateway", "p50_ratio",
            ratio(ipy.get("p50_us"), g.get("p50_us")),
            lambda v: v >= TARGET_P50_RATIO, f">= {TARGET_P50_RATIO:g}x")
-    overhead = (g["p50_us"] - null["p50_us"]) if "p50_us" in g and "p50_us" in null else None
-    target("p50 akernel-gateway - p50 null kernel (us)", "p50_overhead_us", overhead,
+    def overhead(a, b):
+        return a["p50_us"] - b["p50_us"] if "p50_us" in a and "p50_us" in b else None
+    target("p50 akernel-gateway - p50 null kernel (us)", "p50_overhead_us", overhead(g, null),
            lambda v: v <= TARGET_OVERHEAD_US, f"<= {TARGET_OVERHEAD_US:g} us")
+    target("  the same, split: client CPU 0, kernels CPU 1", "split_p50_overhead_us",
+           overhead(g.get("split", {}), null.get("split", {})),
+           lambda v: v <= TARGET_OVERHEAD_US, f"<= {TARGET_OVERHEAD_US:g} us")
+    if split:
+        ratios["wakeup_round_trip_us"] = {"one_cpu": wake_same, "two_cpus": wake_split}
+        print(f"a pipe round trip between two processes: {wake_same:.1f} us on one CPU, "
+              f"{wake_split:.1f} us across two")
     for name, _ in specs:
         r = results[name]
         if "shutdown_reply" in r and (not r["shutdown_reply"] or not r["exited_by_itself"]
