@@ -11,9 +11,10 @@
 
 #include "gateway/gateway.h"
 
-/* Longer than a scheduler tick (kernels run at HZ >= 100), so the poll
- * that waits for the worker sets no timer of its own: a 2 ms one made the
- * kernel reprogram the clock around every request (4.5 µs each here). */
+/* Longer than a tick of the kernel's clock (Linux ticks at least every
+ * 10 ms), so the timeout of the poll that waits for the worker falls after
+ * the next tick and needs no reprogramming of the clock: a 2 ms timeout
+ * did, around every request (4.5 µs each on a 4 ms tick). */
 #define BUSY_DELAY_MS 10
 
 struct request *request_new(struct gateway *gw, struct frontend *fe, enum connfile_channel ch,
