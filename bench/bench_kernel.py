@@ -683,6 +683,19 @@ def fmt(v, spec):
     return "n/a" if v is None else format(v, spec)
 
 
+def table(cols, rows):
+    """Print rows of strings under their column names: first column left, the rest right."""
+    widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c)
+              for i, c in enumerate(cols)]
+    line = "  ".join(c.ljust(widths[0]) if i == 0 else c.rjust(widths[i])
+                     for i, c in enumerate(cols))
+    print(line)
+    print("-" * len(line))
+    for r in rows:
+        print("  ".join(v.ljust(widths[0]) if i == 0 else v.rjust(widths[i])
+                        for i, v in enumerate(r)))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--build", default="build", help="build directory (default: build)")
@@ -779,14 +792,7 @@ def main():
                      fmt(r.get("p50_us"), ".1f"), fmt(r.get("p99_us"), ".1f"),
                      fmt(r.get("mean_us"), ".1f"), fmt(r.get("split", {}).get("p50_us"), ".1f"),
                      fmt(r.get("split", {}).get("p99_us"), ".1f")))
-    widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(cols)]
-    line = "  ".join(c.ljust(widths[0]) if i == 0 else c.rjust(widths[i])
-                     for i, c in enumerate(cols))
-    print(line)
-    print("-" * len(line))
-    for row in rows:
-        print("  ".join(v.ljust(widths[0]) if i == 0 else v.rjust(widths[i])
-                        for i, v in enumerate(row)))
+    table(cols, rows)
     print()
 
     g, ipy, null = (results.get(n, {}) for n in ("akernel-gateway", "ipykernel", "null"))

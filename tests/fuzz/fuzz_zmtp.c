@@ -69,9 +69,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    keyed = signer_new(FUZZ_KEY, strlen(FUZZ_KEY));
-    unkeyed = signer_new("", 0);
-    CHECK(keyed && unkeyed && signer_enabled(keyed) && !signer_enabled(unkeyed));
+    fuzz_signers(&keyed, &unkeyed);
     return 0;
 }
 
