@@ -23,7 +23,11 @@ For each kernel it measures
              execute_request of `1`, each waiting for the execute_reply on
              shell AND status idle on iopub for that request (p50, p99, mean).
              The kernels run at once and take turns in blocks of --block
-             executes, so load changes on the machine hit all alike;
+             executes, so load changes on the machine hit all alike.
+             With it, the kernel's CPU time per execute (every thread of
+             the kernel and of the processes it forked, from
+             /proc/PID/task/TID/schedstat), which does not depend on where
+             the scheduler puts them;
   split      the latency pass again with the client on CPU 0 and every kernel
              (all its processes) on CPU 1 (--no-split skips it). Unpinned,
              the scheduler decides where each process wakes, and a wake-up
@@ -129,6 +133,24 @@ def _start_time(pid):
     return None if fields[0] in ("Z", "X") else int(fields[19])
 
 
+def thread_ids(pid):
+    """The threads of a live process (none if it is gone)."""
+    try:
+        return [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    except OSError:
+        return []
+
+
+def thread_cpu_ns(tid):
+    """How long a thread has run so far, in ns (schedstat: the scheduler's
+    own count, not ticks); 0 if it is gone."""
+    try:
+        with open(f"/proc/{tid}/schedstat") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 class Kernel:
     """One kernel process with its own connection file in a temporary dir.
 
@@ -186,17 +208,13 @@ class Kernel:
         except PermissionError:
             return True
 
-    def _note_descendants(self):
+    def note_descendants(self):
         """Remember every process below the kernel (by PID and start time):
         akernel-gateway's zygote puts itself in a process group of its own."""
         stack = [self.proc.pid]
         while stack:
             p = stack.pop()
-            try:
-                tids = os.listdir(f"/proc/{p}/task")
-            except OSError:
-                continue
-            for t in tids:
+            for t in thread_ids(p):
                 try:
                     with open(f"/proc/{p}/task/{t}/children") as f:
                         kids = [int(c) for c in f.read().split()]
@@ -208,8 +226,15 @@ class Kernel:
                         self.descendants[c] = st
                         stack.append(c)
 
-    def _live_descendants(self):
+    def live_descendants(self):
         return [p for p, st in self.descendants.items() if _start_time(p) == st]
+
+    def cpu_ns(self):
+        """CPU time (ns) so far of every thread of the kernel and of what it
+        forked (as far as note_descendants has seen); threads and processes
+        that ended are not counted."""
+        return sum(thread_cpu_ns(t) for pid in [self.proc.pid, *self.live_descendants()]
+                   for t in thread_ids(pid))
 
     def stop(self, wait_exit=0.0):
         """Wait up to wait_exit s for the process to leave on its own (after a
@@ -220,7 +245,7 @@ class Kernel:
         pid = self.proc.pid
         try:
             if wait_exit > 0 and self.proc.poll() is None:
-                self._note_descendants()
+                self.note_descendants()
                 try:
                     self.proc.wait(timeout=wait_exit)
                 except subprocess.TimeoutExpired:
@@ -229,8 +254,8 @@ class Kernel:
                 self.exit_status = self.proc.returncode
             for sig, grace in ((signal.SIGTERM, 2.0), (signal.SIGKILL, 5.0)):
                 if self.proc.poll() is None:
-                    self._note_descendants()
-                stragglers = self._live_descendants()
+                    self.note_descendants()
+                stragglers = self.live_descendants()
                 if self.proc.poll() is None or self._group_alive(pid) or stragglers:
                     self.signalled = True
                     try:
@@ -245,7 +270,7 @@ class Kernel:
                     deadline = time.monotonic() + grace
                     while time.monotonic() < deadline:
                         if (self.proc.poll() is not None and not self._group_alive(pid)
-                                and not self._live_descendants()):
+                                and not self.live_descendants()):
                             break
                         time.sleep(0.005)
             try:
@@ -254,7 +279,7 @@ class Kernel:
                 status = None
             if self.exit_status is None:
                 self.exit_status = status
-            left = self._live_descendants()
+            left = self.live_descendants()
             if left:
                 print(f"warning: {self.name}: processes {left} survived SIGKILL",
                       file=sys.stderr)
@@ -533,6 +558,7 @@ class LatencyRun:
         self.kernel = Kernel(name, argv_for, env, cpus)
         self.client = None
         self.samples = []
+        self.cpu_ns = 0  # the kernel's CPU time over the timed executes
         self.result = {}
         self.done = 0  # executes so far, warm-up included
 
@@ -553,6 +579,9 @@ class LatencyRun:
         request, timeout = self.client.request, self.args.timeout
         perf = time.perf_counter_ns
         samples = self.samples
+        if timed:
+            self.kernel.note_descendants()  # akernel-gateway's worker, forked after start-up
+        cpu_before = self.kernel.cpu_ns() if timed else 0
         try:
             for _ in range(n):
                 t = perf()
@@ -564,6 +593,8 @@ class LatencyRun:
                     samples.append(dt / 1000.0)
         except BenchError as e:
             raise self._fail(e) from None
+        if timed:
+            self.cpu_ns += self.kernel.cpu_ns() - cpu_before
         self.result["last_execution_count"] = reply.get("execution_count")
 
     def finish(self):
@@ -572,7 +603,7 @@ class LatencyRun:
         s = sorted(self.samples)
         self.result.update(p50_us=percentile(s, 50), p99_us=percentile(s, 99),
                            mean_us=sum(s) / len(s), min_us=s[0], max_us=s[-1],
-                           iterations=len(s))
+                           iterations=len(s), cpu_us=self.cpu_ns / 1000.0 / len(s))
         t = time.perf_counter()
         self.result["shutdown_reply"] = self.client.shutdown(5.0)
         self.client.close()
@@ -782,7 +813,7 @@ def main():
           f"libzmq {zmq.zmq_version()}, Python {platform.python_version()}, "
           f"{os.cpu_count()} CPUs, load avg {load_before[0]:.2f} -> {load_after[0]:.2f}")
     cols = ("kernel", "start-up med ms", "start-up min ms", "1st exec med ms",
-            "p50 us", "p99 us", "mean us", "split p50 us", "split p99 us")
+            "p50 us", "p99 us", "mean us", "CPU us", "split p50 us", "split p99 us")
     rows = []
     for name, _ in specs:
         r = results[name]
@@ -790,7 +821,8 @@ def main():
         rows.append((label, fmt(r.get("startup_median_ms"), ".1f"),
                      fmt(r.get("startup_min_ms"), ".1f"), fmt(r.get("first_exec_median_ms"), ".1f"),
                      fmt(r.get("p50_us"), ".1f"), fmt(r.get("p99_us"), ".1f"),
-                     fmt(r.get("mean_us"), ".1f"), fmt(r.get("split", {}).get("p50_us"), ".1f"),
+                     fmt(r.get("mean_us"), ".1f"), fmt(r.get("cpu_us"), ".1f"),
+                     fmt(r.get("split", {}).get("p50_us"), ".1f"),
                      fmt(r.get("split", {}).get("p99_us"), ".1f")))
     table(cols, rows)
     print()
@@ -821,6 +853,10 @@ def main():
     target("  the same, split: client CPU 0, kernels CPU 1", "split_p50_overhead_us",
            overhead(g.get("split", {}), null.get("split", {})),
            lambda v: v <= TARGET_OVERHEAD_US, f"<= {TARGET_OVERHEAD_US:g} us")
+    cpu = [r.get("cpu_us") for r in (g, null)]
+    if None not in cpu:
+        ratios["cpu_overhead_us"] = cpu[0] - cpu[1]
+        print(f"{'CPU per execute, akernel-gateway - null (us)':<44} {cpu[0] - cpu[1]:>10.1f}")
     if split:
         ratios["wakeup_round_trip_us"] = {"one_cpu": wake_same, "two_cpus": wake_split}
         print(f"a pipe round trip between two processes: {wake_same:.1f} us on one CPU, "

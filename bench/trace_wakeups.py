@@ -95,13 +95,6 @@ class Perf:
             raise bk.BenchError(f"perf record failed: {err.decode(errors='replace').strip()}")
 
 
-def thread_ids(pid):
-    try:
-        return [int(t) for t in os.listdir(f"/proc/{pid}/task")]
-    except OSError:
-        return []
-
-
 def comm(pid, tid):
     try:
         with open(f"/proc/{pid}/task/{tid}/comm") as f:
@@ -114,44 +107,36 @@ def roles(run):
     """tid -> role, for the client (this process) and every process of the kernel."""
     me = os.getpid()
     out = {}
-    for tid in thread_ids(me):
+    for tid in bk.thread_ids(me):
         name = comm(me, tid)
         if tid == threading.get_native_id():
             out[tid] = "client"
         elif name.startswith("ZMQbg/IO"):
             out[tid] = "client I/O"
     kernel = run.kernel.proc.pid
-    for tid in thread_ids(kernel):
+    for tid in bk.thread_ids(kernel):
         out[tid] = "router" if run.name == "akernel-gateway" else run.name
-    run.kernel._note_descendants()
-    for pid in run.kernel._live_descendants():
+    run.kernel.note_descendants()
+    for pid in run.kernel.live_descendants():
         with open(f"/proc/{pid}/stat") as f:
             parent = int(f.read().rsplit(")", 1)[1].split()[1])
         if parent == kernel:
             continue  # the zygote: it only forks workers
-        for tid in thread_ids(pid):
+        for tid in bk.thread_ids(pid):
             out[tid] = "worker" if tid == pid else "worker thread"
     return out
 
 
 def cpu_ns(who):
-    """tid -> ns it has run so far (schedstat's first field)."""
-    out = {}
-    for tid in who:
-        try:
-            with open(f"/proc/{tid}/schedstat") as f:
-                out[tid] = int(f.read().split()[0])
-        except OSError:
-            pass
-    return out
+    """tid -> ns it has run so far."""
+    return {tid: bk.thread_cpu_ns(tid) for tid in who}
 
 
 def on_cpu_us(who, before, after, iterations):
     """role -> us on CPU per execute, between two cpu_ns() snapshots."""
     out = collections.Counter()
     for tid, ns in after.items():
-        if tid in before:
-            out[who[tid]] += (ns - before[tid]) / 1000.0 / iterations
+        out[who[tid]] += (ns - before[tid]) / 1000.0 / iterations
     return out
 
 

@@ -2,6 +2,7 @@
 #include "common/jmsg.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,18 +141,43 @@ void jmsg_origin_free(struct jmsg_origin *o)
     o->username_json = NULL;
 }
 
-/* Every message the router sends needs a fresh id: from OpenSSL's
- * generator (libuuid reseeds libc's random() on every call, which cost more
- * than the rest of a header). */
+/* Every message the router sends needs a fresh id. The random bytes come
+ * from OpenSSL's generator (libuuid reseeds libc's random() on every call),
+ * drawn ID_POOL_IDS ids at a time: each draw checks getpid() and takes a
+ * lock, and costs as much as the rest of a header. The pool is per thread,
+ * and a forked child starts with an empty one, so that parent and child
+ * never hand out the same id. */
+#define ID_POOL_IDS 16
+#define ID_BYTES 16
+static _Thread_local unsigned char id_pool[ID_POOL_IDS * ID_BYTES];
+static _Thread_local size_t id_pool_left;
+static pthread_once_t id_pool_once = PTHREAD_ONCE_INIT;
+
+static void id_pool_empty(void) { id_pool_left = 0; }
+
+static void id_pool_watch_forks(void) { pthread_atfork(NULL, NULL, id_pool_empty); }
+
+static void random_id_bytes(unsigned char out[ID_BYTES])
+{
+    pthread_once(&id_pool_once, id_pool_watch_forks);
+    if (id_pool_left == 0) {
+        if (RAND_bytes(id_pool, sizeof id_pool) != 1) {
+            uuid_t fallback;
+            uuid_generate_random(fallback);
+            memcpy(out, fallback, ID_BYTES);
+            return;
+        }
+        id_pool_left = ID_POOL_IDS;
+    }
+    id_pool_left--;
+    memcpy(out, id_pool + id_pool_left * ID_BYTES, ID_BYTES);
+}
+
 void jmsg_new_id(char out[JMSG_ID_LEN + 1])
 {
     static const char hex[] = "0123456789abcdef";
-    unsigned char u[16];
-    if (RAND_bytes(u, sizeof u) != 1) {
-        uuid_t fallback;
-        uuid_generate_random(fallback);
-        memcpy(u, fallback, sizeof u);
-    }
+    unsigned char u[ID_BYTES];
+    random_id_bytes(u);
     u[6] = (unsigned char)((u[6] & 0x0F) | 0x40); /* version 4 */
     u[8] = (unsigned char)((u[8] & 0x3F) | 0x80); /* RFC 4122 variant */
     char *p = out;

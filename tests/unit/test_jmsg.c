@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "common/jmsg.h"
@@ -822,6 +824,33 @@ START_TEST(test_jmsg_new_id_and_iso_now)
 }
 END_TEST
 
+/* Ids come from a pool of random bytes: a forked child must not hand out
+ * the ids its parent will (both would take the same bytes of the pool). */
+START_TEST(test_jmsg_new_id_differs_in_a_forked_child)
+{
+    char parent_id[JMSG_ID_LEN + 1], child_id[JMSG_ID_LEN + 1] = "";
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    jmsg_new_id(parent_id); /* the pool now holds ids for later calls */
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        jmsg_new_id(child_id);
+        ssize_t n = write(fds[1], child_id, JMSG_ID_LEN);
+        _exit(n == JMSG_ID_LEN ? 0 : 1);
+    }
+    close(fds[1]);
+    jmsg_new_id(parent_id);
+    ck_assert_int_eq(read(fds[0], child_id, JMSG_ID_LEN), JMSG_ID_LEN);
+    close(fds[0]);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_uuid4(child_id);
+    ck_assert_str_ne(parent_id, child_id);
+}
+END_TEST
+
 /* ---- over a real socket: a zsock ROUTER and a libzmq DEALER ("peer") ---- */
 
 static void *zctx, *dealer;
@@ -1065,6 +1094,7 @@ Suite *jmsg_suite(void)
     tcase_add_test(tbuild, test_jmsg_build_header_too_long_fails);
     tcase_add_test(tbuild, test_jmsg_origin_username_escaped);
     tcase_add_test(tbuild, test_jmsg_new_id_and_iso_now);
+    tcase_add_test(tbuild, test_jmsg_new_id_differs_in_a_forked_child);
     suite_add_tcase(s, tbuild);
 
     TCase *tsock = tcase_create("zsock");
