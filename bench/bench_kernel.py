@@ -26,8 +26,9 @@ For each kernel it measures
              executes, so load changes on the machine hit all alike.
              With it, the kernel's CPU time per execute (every thread of
              the kernel and of the processes it forked, from
-             /proc/PID/task/TID/schedstat), which does not depend on where
-             the scheduler puts them;
+             /proc/PID/task/TID/schedstat): its own cost, which moves less
+             than latency with where the scheduler puts its processes (a
+             wake-up across CPUs costs CPU time too);
   split      the latency pass again with the client on CPU 0 and every kernel
              (all its processes) on CPU 1 (--no-split skips it). Unpinned,
              the scheduler decides where each process wakes, and a wake-up
