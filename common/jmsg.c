@@ -181,7 +181,7 @@ void jmsg_new_id(char out[JMSG_ID_LEN + 1])
     u[6] = (unsigned char)((u[6] & 0x0F) | 0x40); /* version 4 */
     u[8] = (unsigned char)((u[8] & 0x3F) | 0x80); /* RFC 4122 variant */
     char *p = out;
-    for (int i = 0; i < 16; i++) {
+    for (int i = 0; i < ID_BYTES; i++) {
         if (i == 4 || i == 6 || i == 8 || i == 10)
             *p++ = '-';
         *p++ = hex[u[i] >> 4];
