@@ -580,9 +580,10 @@ class LatencyRun:
         request, timeout = self.client.request, self.args.timeout
         perf = time.perf_counter_ns
         samples = self.samples
+        cpu_before = 0
         if timed:
             self.kernel.note_descendants()  # akernel-gateway's worker, forked after start-up
-        cpu_before = self.kernel.cpu_ns() if timed else 0
+            cpu_before = self.kernel.cpu_ns()
         try:
             for _ in range(n):
                 t = perf()
