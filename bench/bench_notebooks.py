@@ -105,11 +105,7 @@ def tree(root):
     while stack:
         pid, depth = stack.pop()
         out.append((pid, depth))
-        try:
-            tids = os.listdir(f"/proc/{pid}/task")
-        except OSError:
-            continue
-        for t in tids:
+        for t in bk.thread_ids(pid):
             try:
                 with open(f"/proc/{pid}/task/{t}/children") as f:
                     stack.extend((int(c), depth + 1) for c in f.read().split())

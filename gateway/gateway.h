@@ -142,7 +142,7 @@ struct gateway {
     char *kernel_info; /* kernel_info_reply content, built once */
     bool stopping;
     bool poll_dirty;
-    struct timespec stop_deadline;
+    long stop_deadline_ms; /* CLOCK_MONOTONIC */
 };
 
 /* router.c */

@@ -43,8 +43,7 @@ void gateway_request_stop(struct gateway *gw)
         return;
     gw->stopping = true;
     systemd_notify_stopping();
-    clock_gettime(CLOCK_MONOTONIC, &gw->stop_deadline);
-    gw->stop_deadline.tv_sec += STOP_GRACE_MS / 1000;
+    gw->stop_deadline_ms = monotonic_ms() + STOP_GRACE_MS;
     workers_stop_all(gw);
 }
 
@@ -149,14 +148,6 @@ static void dispatch(struct gateway *gw, const struct pollfd *item, const struct
     }
 }
 
-static bool past(const struct timespec *deadline)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return now.tv_sec > deadline->tv_sec ||
-           (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
-}
-
 /* The sooner of two waits in ms, where -1 is "none". */
 static long sooner(long a, long b) { return a < 0 || (b >= 0 && b < a) ? b : a; }
 
@@ -196,7 +187,7 @@ static void run_loop(struct gateway *gw)
     int watchdog = systemd_watchdog_ms(); /* set once, at start, by systemd */
     gw->poll_dirty = true;
     for (;;) {
-        if (gw->stopping && (workers_alive(gw) == 0 || past(&gw->stop_deadline)))
+        if (gw->stopping && (workers_alive(gw) == 0 || monotonic_ms() >= gw->stop_deadline_ms))
             break;
         if (gw->poll_dirty && poll_rebuild(gw, &ps) < 0) {
             log_error("out of memory building the poll set");

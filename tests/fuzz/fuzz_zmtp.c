@@ -54,7 +54,6 @@
 #include "common/zmtp.h"
 #include "tests/fuzz/fuzz.h"
 
-
 /* Byte 0's low nibble: the size limit (0: none); its high nibble:
  * max_frames (0 is taken as 1 by the decoder). */
 static const size_t LIMITS[16] = {0, 0, 0, 1, 9, 16, 40, 64, 100, 200, 255, 256, 300, 1000, 4096, 65536};
