@@ -188,3 +188,24 @@ def test_output_after_a_cell_ends_still_goes_to_it(kernel):
     kernel.finish(msg_id)  # the cell is over
     for text in ("from the task", "from the thread"):
         kernel.wait_iopub(msg_id, lambda m, t=text: m["msg_type"] == "stream" and t in m["content"]["text"])
+
+
+def test_finished_cells_are_let_go(kernel):
+    """A worker keeps no finished cell but the one before the cell running
+    now (what `__task__()` gives). Each cell used to hold the one before it,
+    so every cell ever run stayed in memory, about 1 kB an execute."""
+    count_cells = ("import gc\nfrom akernel_runtime.cells import Cell\ngc.collect()\n"
+                   "sum(isinstance(o, Cell) for o in gc.get_objects())")
+    for i in range(20):  # each sent when the one before has finished
+        kernel.execute(f"{i}")
+    assert kernel.result(count_cells) == "2"  # this one and the one before
+    gate = kernel.submit("await ainput()", allow_stdin=True)
+    kernel.kc.get_stdin_msg(timeout=30)  # the gate runs: what follows queues behind it
+    queued = [kernel.submit(f"{i}") for i in range(20)]
+    counting = kernel.submit(count_cells)
+    kernel.kc.input("")
+    for msg_id in [gate, *queued]:
+        kernel.finish(msg_id)
+    reply, outs = kernel.finish(counting)
+    (result,) = [m for m in outs if m["msg_type"] == "execute_result"]
+    assert result["content"]["data"]["text/plain"] == "2"

@@ -298,6 +298,8 @@ class Session:
 
     def _done(self, cell: Cell) -> None:
         cell.done = True
+        if cell.prev is not None and cell.prev.done:
+            cell.prev = None  # a finished cell awaits as None does: let it go
         self.cells.discard(cell)
         if cell.future is not None and not cell.future.done():
             cell.future.set_result(None)
