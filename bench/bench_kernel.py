@@ -710,6 +710,20 @@ def wakeup_cost_us(rounds=2000):
     return round_trip({0}, {0}), round_trip({0}, {1})
 
 
+HALT_POLL = "/sys/module/haltpoll/parameters/guest_halt_poll_ns"
+
+
+def guest_halt_poll_ns():
+    """How long an idle virtual CPU polls before it halts (Linux's haltpoll
+    cpuidle driver), or None where there is no such driver. 0 makes every
+    wake-up of an idle CPU wait for the host to resume it."""
+    try:
+        with open(HALT_POLL) as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return None
+
+
 # --------------------------------------------------------------------------
 
 def fmt(v, spec):
@@ -861,8 +875,10 @@ def main():
         print(f"{'CPU per execute, akernel-gateway - null (us)':<44} {cpu[0] - cpu[1]:>10.1f}")
     if split:
         ratios["wakeup_round_trip_us"] = {"one_cpu": wake_same, "two_cpus": wake_split}
+        halt_poll = guest_halt_poll_ns()
         print(f"a pipe round trip between two processes: {wake_same:.1f} us on one CPU, "
-              f"{wake_split:.1f} us across two")
+              f"{wake_split:.1f} us across two"
+              + ("" if halt_poll is None else f" (guest halt polling {halt_poll} ns)"))
     for name, _ in specs:
         r = results[name]
         if "shutdown_reply" in r and (not r["shutdown_reply"] or not r["exited_by_itself"]
@@ -880,6 +896,7 @@ def main():
                             "ipykernel": IPYKERNEL_VERSION,
                             "pyzmq": zmq.__version__, "libzmq": zmq.zmq_version(),
                             "python": platform.python_version(), "cpus": os.cpu_count(),
+                            "guest_halt_poll_ns": guest_halt_poll_ns(),
                             "loadavg_before": load_before, "loadavg_after": load_after},
             "kernels": results,
             "ratios": ratios,
