@@ -70,6 +70,7 @@ struct session {
     char *sid;             /* the session id the client sent */
     struct worker *worker; /* NULL until assigned, or after its worker died */
     struct request *inflight; /* requests sent and not yet answered, oldest first */
+    long last_used_ms;        /* monotonic: when it last sent a request */
     UT_hash_handle hh;
 };
 
@@ -204,6 +205,7 @@ void request_finish(struct gateway *gw, struct request *req);
 void request_free(struct gateway *gw, struct request *req);
 void requests_free(struct gateway *gw);
 void requests_drop_frontend(struct gateway *gw, struct frontend *fe);
+void requests_forget_session(struct gateway *gw, const struct session *s);
 
 /* replies.c: what goes to frontends */
 int reply_send(struct frontend *fe, enum connfile_channel ch, const struct span *idents,

@@ -191,6 +191,18 @@ void requests_drop_frontend(struct gateway *gw, struct frontend *fe)
     }
 }
 
+/* The session is being forgotten: the finished requests kept for late
+ * output stop pointing at it (it has none in flight). */
+void requests_forget_session(struct gateway *gw, const struct session *s)
+{
+    struct request *req, *tmp;
+    HASH_ITER(hh, gw->requests, req, tmp)
+    {
+        if (req->session == s)
+            req->session = NULL;
+    }
+}
+
 void requests_free(struct gateway *gw)
 {
     free(gw->busy_due);

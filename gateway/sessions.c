@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
+#include "common/modes.h"
 #include "gateway/gateway.h"
 
 static void session_key(const struct frontend *fe, const char *sid, char *out, size_t outlen)
@@ -24,13 +26,60 @@ struct session *session_find(struct gateway *gw, struct frontend *fe, const char
     return s;
 }
 
+static void session_free(struct gateway *gw, struct session *s)
+{
+    HASH_DEL(gw->sessions, s);
+    if (s->fe->nsessions)
+        s->fe->nsessions--;
+    free(s->key);
+    free(s->sid);
+    free(s);
+}
+
+/* True when every session runs in the one namespace of the one worker
+ * (launch, not multi mode, not --isolate): a session is then only
+ * bookkeeping, and forgetting it loses nothing. */
+static bool sessions_share_a_namespace(const struct gateway *gw)
+{
+    const struct gateway_options *o = &gw->opts;
+    return !(o->modes & MODE_MULTI) && !o->isolate && o->workers <= 1;
+}
+
+/* At --max-sessions: forget the session used least recently with nothing
+ * in flight, if sessions share a namespace. Clients come and go (each
+ * JupyterLab page load, each `jupyter console --existing` is a new
+ * session) and never say so; where a session is a namespace of its own,
+ * it is not dropped behind its notebook's back. */
+static bool session_evict_idle(struct gateway *gw)
+{
+    if (!sessions_share_a_namespace(gw))
+        return false;
+    struct session *s, *tmp, *oldest = NULL;
+    HASH_ITER(hh, gw->sessions, s, tmp)
+    {
+        if (!s->inflight && (!oldest || s->last_used_ms < oldest->last_used_ms))
+            oldest = s;
+    }
+    if (!oldest)
+        return false;
+    log_info("session %s forgotten (--max-sessions %d reached; it was idle the longest)", oldest->sid,
+             gw->opts.max_sessions);
+    if (oldest->worker && oldest->worker->nsessions)
+        oldest->worker->nsessions--;
+    requests_forget_session(gw, oldest);
+    session_free(gw, oldest);
+    return true;
+}
+
 /* The session, created if new; NULL at --max-sessions or out of memory. */
 struct session *session_get(struct gateway *gw, struct frontend *fe, const char *sid)
 {
     struct session *s = session_find(gw, fe, sid);
-    if (s)
+    if (s) {
+        s->last_used_ms = monotonic_ms();
         return s;
-    if (HASH_COUNT(gw->sessions) >= (unsigned)gw->opts.max_sessions) {
+    }
+    if (HASH_COUNT(gw->sessions) >= (unsigned)gw->opts.max_sessions && !session_evict_idle(gw)) {
         log_warn("session %s refused: --max-sessions %d reached", sid, gw->opts.max_sessions);
         return NULL;
     }
@@ -44,6 +93,7 @@ struct session *session_get(struct gateway *gw, struct frontend *fe, const char 
         return NULL;
     }
     s->fe = fe;
+    s->last_used_ms = monotonic_ms();
     fe->nsessions++;
     HASH_ADD_KEYPTR(hh, gw->sessions, s->key, strlen(s->key), s);
     systemd_notify_status(gw);
@@ -79,16 +129,6 @@ void sessions_detach_worker(struct gateway *gw, struct worker *w)
             s->worker = NULL;
     }
     w->nsessions = 0;
-}
-
-static void session_free(struct gateway *gw, struct session *s)
-{
-    HASH_DEL(gw->sessions, s);
-    if (s->fe->nsessions)
-        s->fe->nsessions--;
-    free(s->key);
-    free(s->sid);
-    free(s);
 }
 
 /* A frontend went away: forget its namespaces, and retire isolated

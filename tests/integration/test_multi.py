@@ -234,3 +234,31 @@ def test_full_worker_queue_is_reported(kernel, tmp_path):
             refused = reply
     assert refused is not None and "queue is full" in refused["evalue"]
     assert kernel.finish(blocking)[0]["status"] == "ok"
+
+
+@pytest.mark.args("--max-sessions", "2")
+def test_sessions_sharing_a_namespace_are_forgotten_at_the_limit(kernel):
+    """Without multi mode every session runs in one namespace, so a session
+    is only bookkeeping, and clients never say they have left: at
+    --max-sessions the one idle longest is forgotten, and a new client is
+    served (it used to be refused for the rest of the kernel's life)."""
+    kernel.run("n = 0")
+    for i in range(1, 5):
+        client = kernel.new_client()
+        assert client.result("n += 1\nn") == str(i)
+        client.close()
+    assert kernel.result("n") == "4"  # the session forgotten first comes back
+    # and the worker keeps the modes of the one namespace, not of each session
+    assert kernel.result("from akernel_runtime import stdin\nlen(stdin.WORKER.session_modes)") == "1"
+
+
+@pytest.mark.mode("multi")
+@pytest.mark.args("--max-sessions", "2")
+def test_a_session_over_the_limit_is_refused_in_multi_mode(kernel):
+    """In multi mode a session is a namespace: none is dropped to make room."""
+    kernel.run("x = 1")
+    b = kernel.new_client()
+    b.run("x = 2")
+    reply, _ = kernel.new_client().execute("1")
+    assert reply["status"] == "error" and reply["ename"] == "SessionLimit"
+    assert kernel.result("x") == "1" and b.result("x") == "2"

@@ -91,7 +91,7 @@ class Worker:
         key = self.session_key(sid)
         s = self.sessions.get(key)
         if s is None:
-            modes = self.session_modes.get(sid, _modes)  # per frontend under serve
+            modes = self.session_modes.get(key, _modes)  # per frontend under serve
             s = self.sessions[key] = Session(key, self, modes)
         return s
 
@@ -128,7 +128,8 @@ class Worker:
         elif kind == b"reset":
             self.reset(msg[1].decode())
         elif kind == b"session":
-            self.session_modes[msg[1].decode()] = frozenset(msg[2].decode().split("-")) - {""}
+            key = self.session_key(msg[1].decode())
+            self.session_modes[key] = frozenset(msg[2].decode().split("-")) - {""}
         else:
             log(f"unknown message from the router: {kind!r}")
 
@@ -191,8 +192,9 @@ class Worker:
             raise KeyboardInterrupt
 
     def reset(self, sid: str) -> None:
-        old = self.sessions.pop(self.session_key(sid), None)
-        self.session_modes.pop(sid, None)
+        key = self.session_key(sid)
+        old = self.sessions.pop(key, None)
+        self.session_modes.pop(key, None)
         if old is not None:
             old.close()
 
