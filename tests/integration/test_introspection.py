@@ -77,3 +77,16 @@ def test_history(kernel):
     found = kernel.request("history", hist_access_type="search", pattern="? = ?", n=1, output=False,
                            raw=True)["history"]
     assert [h[2] for h in found] == ["c = 3"]
+
+
+def test_history_keeps_the_last_thousand_outputs(kernel):
+    """Every input stays in the history, as in IPython, but only the last
+    1000 results keep their text (IPython's output cache holds as many):
+    a client that runs a cell over and over does not grow the worker."""
+    sent = [kernel.submit(f"'{i}' * 3") for i in range(1002)]  # queued: chained, in order
+    for msg_id in sent:
+        assert kernel.finish(msg_id)[0]["status"] == "ok"
+    entries = kernel.request("history", hist_access_type="tail", n=2000, output=True, raw=True)["history"]
+    assert [e[2][0] for e in entries] == [f"'{i}' * 3" for i in range(1002)]
+    assert [e[2][1] for e in entries[:3]] == [None, None, "'222'"]
+    assert entries[-1][2][1] == "'100110011001'"

@@ -21,6 +21,7 @@ from .outputs import CURRENT
 
 _COMPILE_FLAGS = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
 _COMPILED_CACHE_SIZE = 256
+_OUTPUTS_KEPT = 1000  # results whose text history keeps, as IPython's output cache
 
 
 class Compiled:
@@ -183,6 +184,8 @@ class Session:
         if cell.store_history:
             cell.history = [cell.count, cell.code, None]
             self.history.append(cell.history)
+            if len(self.history) > _OUTPUTS_KEPT:  # a cell run over and over: memory stays bounded
+                self.history[-_OUTPUTS_KEPT - 1][2] = None
         try:
             compiled = compile_cell(cell.code)
         except (SyntaxError, ValueError, OverflowError, MemoryError, RecursionError) as e:
