@@ -46,8 +46,9 @@ static const struct setting settings[] = {
     {"worker-memory", V_BYTES, FIELD(worker_memory), 0, 0, "serve: memory (address space) per worker, e.g. 4G"},
     {"cull-idle", V_SECONDS, FIELD(cull_idle), 0, 31536000, "serve: drop a frontend after this many idle seconds"},
     {"max-frontends", V_COUNT, FIELD(max_frontends), 1, 1000000, "serve: attached notebooks at once (default: 1000)"},
-    {"max-sessions", V_COUNT, FIELD(max_sessions), 1, 1000000, "sessions known at once (default: 10000); where sessions share a namespace (launch, not multi), "
-     "the one idle longest is forgotten instead of refusing a new one"},
+    {"max-sessions", V_COUNT, FIELD(max_sessions), 1, 1000000,
+     "sessions known at once (default: 10000); where they share a namespace (launch, not multi), "
+     "the one idle longest is forgotten to make room"},
 };
 #define NSETTINGS (sizeof settings / sizeof settings[0])
 
