@@ -252,6 +252,17 @@ def test_sessions_sharing_a_namespace_are_forgotten_at_the_limit(kernel):
     assert kernel.result("from akernel_runtime import stdin\nlen(stdin.WORKER.session_modes)") == "1"
 
 
+@pytest.mark.args("--max-sessions", "1")
+def test_late_output_reaches_a_forgotten_sessions_cell(kernel):
+    msg_id = kernel.submit("async def later():\n    await asyncio.sleep(0.5)\n    print('late')\n"
+                           "asyncio.ensure_future(later())")
+    kernel.finish(msg_id)
+    other = kernel.new_client()
+    assert other.result("2 + 2") == "4"  # the first session, idle, is forgotten
+    kernel.wait_iopub(msg_id, lambda m: m["msg_type"] == "stream" and "late" in m["content"]["text"])
+    assert kernel.result("3") == "3"  # and comes back
+
+
 @pytest.mark.mode("multi")
 @pytest.mark.args("--max-sessions", "2")
 def test_a_session_over_the_limit_is_refused_in_multi_mode(kernel):
