@@ -1,6 +1,7 @@
 """Many notebooks on one kernel (multi mode): one namespace, count, chain,
 history and unchain switch per session; sessions spread over workers; a
-blocking or crashing worker is invisible to sessions on other workers."""
+blocking or crashing worker is invisible to sessions on other workers;
+--max-sessions, with and without multi mode."""
 
 import os
 import signal
