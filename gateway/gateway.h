@@ -78,7 +78,7 @@ struct request {
     uint64_t id;
     struct frontend *fe;
     enum connfile_channel channel; /* where the reply goes */
-    struct session *session;
+    struct session *session; /* NULL once finished */
     struct worker *worker;
     char msg_type[65];
     struct span *idents; /* routing identities, copied */
@@ -205,7 +205,6 @@ void request_finish(struct gateway *gw, struct request *req);
 void request_free(struct gateway *gw, struct request *req);
 void requests_free(struct gateway *gw);
 void requests_drop_frontend(struct gateway *gw, struct frontend *fe);
-void requests_forget_session(struct gateway *gw, const struct session *s);
 
 /* replies.c: what goes to frontends */
 int reply_send(struct frontend *fe, enum connfile_channel ch, const struct span *idents,

@@ -145,7 +145,9 @@ long requests_due_busy(struct gateway *gw, long now_ms)
     return -1;
 }
 
-/* Leave the session's and the worker's in-flight counts. */
+/* Leave the session's and the worker's in-flight counts. A finished
+ * request keeps no session: the session may be forgotten before the
+ * request is (it is kept a while for late output). */
 static void request_settle(struct gateway *gw, struct request *req)
 {
     if (req->finished)
@@ -153,6 +155,7 @@ static void request_settle(struct gateway *gw, struct request *req)
     req->finished = true;
     if (req->session)
         DL_DELETE2(req->session->inflight, req, session_prev, session_next);
+    req->session = NULL;
     if (req->worker && req->worker->inflight)
         req->worker->inflight--;
     request_set_input(gw, req, "");
@@ -188,18 +191,6 @@ void requests_drop_frontend(struct gateway *gw, struct frontend *fe)
     {
         if (req->fe == fe)
             request_free(gw, req);
-    }
-}
-
-/* The session is being forgotten: the finished requests kept for late
- * output stop pointing at it (it has none in flight). */
-void requests_forget_session(struct gateway *gw, const struct session *s)
-{
-    struct request *req, *tmp;
-    HASH_ITER(hh, gw->requests, req, tmp)
-    {
-        if (req->session == s)
-            req->session = NULL;
     }
 }
 

@@ -46,7 +46,7 @@ static bool sessions_share_a_namespace(const struct gateway *gw)
 }
 
 /* At --max-sessions: forget the session used least recently with nothing
- * in flight, if sessions share a namespace. Clients come and go (each
+ * in flight (no request points at it then), if sessions share a namespace. Clients come and go (each
  * JupyterLab page load, each `jupyter console --existing` is a new
  * session) and never say so; where a session is a namespace of its own,
  * it is not dropped behind its notebook's back. */
@@ -66,7 +66,6 @@ static bool session_evict_idle(struct gateway *gw)
              gw->opts.max_sessions);
     if (oldest->worker && oldest->worker->nsessions)
         oldest->worker->nsessions--;
-    requests_forget_session(gw, oldest);
     session_free(gw, oldest);
     return true;
 }
